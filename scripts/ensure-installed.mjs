@@ -1,0 +1,20 @@
+// Runs before `npm start` and `npm test`: on a fresh clone (or after package-lock.json changed)
+// it installs the npm dependencies, so the README's two commands work with nothing done by hand.
+// Plain JavaScript on purpose: it must run before any dependency exists.
+import { existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const lock = path.join(root, 'package-lock.json');
+const marker = path.join(root, 'node_modules', '.package-lock.json');
+const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
+if (!fresh) {
+  console.error('[webhost] installing npm dependencies (npm ci) ...');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('[webhost] npm ci failed');
+    process.exit(r.status ?? 1);
+  }
+}

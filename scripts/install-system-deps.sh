@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the tests use (sandboxing, the nginx data plane). Idempotent; does nothing when all are present.
+set -euo pipefail
+pkgs=(bubblewrap nginx-light git)
+bins=(bwrap nginx git)
+missing=()
+for i in "${!pkgs[@]}"; do command -v "${bins[$i]}" >/dev/null 2>&1 || missing+=("${pkgs[$i]}"); done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "install-system-deps: missing ${missing[*]} and cannot apt-get install here; some tests will report what is not enforced" >&2
+  exit 0
+fi
+echo "install-system-deps: apt-get install ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
