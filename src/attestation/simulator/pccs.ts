@@ -40,8 +40,11 @@ export function handlePccs(req: IncomingMessage, res: ServerResponse, url: URL, 
   const chain = (pem: string) => encodeURIComponent(pem);
   switch (url.pathname) {
     case PCCS_PATHS.pckCrl: {
+      // The simulated PKI has a Platform CA only. dcap-qvl 0.3.9 asks for ca=processor whatever
+      // the quote's issuer (research/dstack.md §4.5), so both names get the Platform CA's CRL:
+      // the one that actually covers the PCK certificate.
       const ca = url.searchParams.get('ca');
-      if (ca !== 'platform') return notFound(res, `no PCK CRL for ca=${ca ?? ''}: the simulated platform's PCK certificate is issued by its Platform CA`);
+      if (ca !== 'platform' && ca !== 'processor') return notFound(res, `no PCK CRL for ca=${ca ?? ''} (expected platform or processor)`);
       const headers = { 'SGX-PCK-CRL-Issuer-Chain': chain(c.collateral.pck_crl_issuer_chain) };
       if (url.searchParams.get('encoding') === 'der') return send(res, 200, c.pckCrlDer, 'application/pkix-crl', headers);
       return send(res, 200, toPem(c.pckCrlDer, 'X509 CRL'), 'application/x-pem-file', headers);
