@@ -109,10 +109,9 @@ export class SimulatedGuestAgent {
 
   getQuote(reportData: Uint8Array): GetQuoteResponse {
     const rd = this.#pad64(reportData);
-    const rtmr3 = this.log.rtmrs()[3]!;
     return {
-      quote: bytesToHex(this.#quotes.build(rtmr3, rd)),
-      event_log: JSON.stringify(this.log.stripped()),
+      quote: bytesToHex(this.#quotes.build(this.log.rtmr(3), rd)),
+      event_log: this.log.strippedJson(),
       report_data: bytesToHex(rd),
       vm_config: this.boot.vmConfig,
     };
@@ -120,7 +119,7 @@ export class SimulatedGuestAgent {
 
   attest(reportData: Uint8Array): AttestResponse {
     const rd = this.#pad64(reportData);
-    const quote = this.#quotes.build(this.log.rtmrs()[3]!, rd);
+    const quote = this.#quotes.build(this.log.rtmr(3), rd);
     const bytes = encodeVersionedAttestationV0({ quote, events: this.log.full(), reportData: rd, vmConfig: this.boot.vmConfig });
     return { attestation: bytesToHex(bytes) };
   }

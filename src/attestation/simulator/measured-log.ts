@@ -14,6 +14,8 @@ export class MeasuredLog {
   readonly #events: TdxEvent[] = [];
   readonly #rtmrs: Uint8Array[] = [0, 1, 2, 3].map(() => new Uint8Array(48));
   #bootCount = 0;
+  /** GetQuote's event_log text, cached: it changes only when an event is appended. */
+  #strippedJson: string | undefined;
 
   constructor(bootEvents: readonly TdxEvent[]) {
     for (const e of bootEvents) this.#append(e);
@@ -23,6 +25,7 @@ export class MeasuredLog {
   #append(e: TdxEvent): void {
     this.#rtmrs[e.imr] = extendRtmr(this.#rtmrs[e.imr]!, eventDigest(e));
     this.#events.push(e);
+    this.#strippedJson = undefined;
   }
 
   /** Appends an app event after system-ready and extends RTMR3 with it (dstack's EmitEvent). */
@@ -44,5 +47,15 @@ export class MeasuredLog {
   /** GetQuote's 0.5.6+ shape: boot events digest-only, runtime events payload-only. */
   stripped(): TdxEvent[] {
     return this.#events.map(stripEvent);
+  }
+
+  /** The stripped log as GetQuote's `event_log` JSON text. */
+  strippedJson(): string {
+    this.#strippedJson ??= JSON.stringify(this.stripped());
+    return this.#strippedJson;
+  }
+
+  rtmr(index: 0 | 1 | 2 | 3): Uint8Array {
+    return this.#rtmrs[index]!.slice();
   }
 }
