@@ -1,5 +1,5 @@
 // The simulator speaks dstack's prpc JSON mode: POST JSON or GET with a query, hex with or without
-// 0x, report_data right-padded to 64 bytes and refused beyond, {"error": …} bodies with 400/404,
+// 0x, report_data right-padded to 64 bytes and refused beyond, {"error": …} bodies with 4xx,
 // and a Content-Length that counts bytes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -70,7 +70,7 @@ test('GET with a query string, 0x hex, and POST without a Content-Type all work'
 test('errors are {"error": …} with a 4xx status and a byte-exact Content-Length', async () => {
   const sim = await testSimulator();
   const cases: [string, string, string | undefined, Record<string, string>, number, RegExp][] = [
-    ['POST', '/NoSuchMethod', '{}', { 'Content-Type': 'application/json' }, 404, /Method not found/],
+    ['POST', '/NoSuchMethod', '{}', { 'Content-Type': 'application/json' }, 400, /Method not found/],
     ['POST', '/GetQuote', '{"report_data":"xyz"}', { 'Content-Type': 'application/json' }, 400, /not valid hex/],
     ['POST', '/GetQuote', '{"report_data":12}', { 'Content-Type': 'application/json' }, 400, /expected a string/],
     ['POST', '/GetQuote', '{not json', { 'Content-Type': 'application/json' }, 400, /invalid JSON/],

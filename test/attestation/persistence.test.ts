@@ -2,7 +2,7 @@
 // folder is private (0700, files 0600), and a given seed must match the stored one.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -103,4 +103,13 @@ test('a stale socket is replaced; a live one or a regular file is never touched'
   const file = path.join(dir, 'state', 'seed');
   await assert.rejects(startSimulator({ dir: path.join(dir, 'state2'), socketPath: file }), /not a socket/);
   assert.ok(existsSync(file));
+});
+
+test('a non-empty folder without a seed is not taken as a state folder', async () => {
+  const dir = tempDir('wh-att-');
+  writeFileSync(path.join(dir, 'package.json'), '{}');
+  const before = statSync(dir).mode & 0o777;
+  await assert.rejects(startSimulator({ dir }), /not empty and holds no simulator seed/);
+  assert.equal(statSync(dir).mode & 0o777, before, 'its permissions are left alone');
+  assert.deepEqual(readdirSync(dir), ['package.json']);
 });

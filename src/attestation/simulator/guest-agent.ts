@@ -19,9 +19,9 @@ export const SIMULATED_DSTACK_VERSION = '0.5.11';
 export const SIMULATOR_REV = 'dstack-webhost-simulator';
 
 export class RpcError extends Error {
-  readonly status: 400 | 404 | 500;
+  readonly status: 400 | 500;
 
-  constructor(status: 400 | 404 | 500, message: string) {
+  constructor(status: 400 | 500, message: string) {
     super(message);
     this.status = status;
   }
@@ -91,7 +91,8 @@ export class SimulatedGuestAgent {
         case 'GetTlsKey':
           throw new RpcError(400, 'GetTlsKey is not implemented by the dstack-webhost simulator');
         default:
-          throw new RpcError(404, `Method not found: ${method}`);
+          // dstack's prpc answers a failed dispatch (unknown method, bad body) with 400.
+          throw new RpcError(400, `Method not found: ${method}`);
       }
     } catch (e) {
       if (e instanceof RpcError) throw e;

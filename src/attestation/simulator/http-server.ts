@@ -1,7 +1,7 @@
 // HTTP transport of the simulated guest agent, dstack's "prpc" JSON mode (research/dstack.md §1.2):
 // `POST /<Method>` with a JSON body or `GET /<Method>?field=value`; answers are JSON with a
 // byte-correct Content-Length; failures are {"error": "..."} (pretty-printed, as dstack sends
-// them) with status 400/404/500. The same handler serves the unix socket and the optional TCP
+// them) with status 400 or 500. The same handler serves the unix socket and the optional TCP
 // port; PCCS routes are answered alongside (they cannot collide with method names).
 
 import { lstatSync, existsSync, rmSync } from 'node:fs';

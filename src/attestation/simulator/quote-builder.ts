@@ -8,7 +8,7 @@ import { concatBytes, hexToBytes, utf8 } from '../hex.ts';
 import { ATTESTATION_KEY_TYPE_ECDSA_P256, INTEL_QE_VENDOR_ID, QUOTE_HEADER_LEN, TD10, TD_REPORT10_LEN, TEE_TYPE_TDX } from '../tdx-quote.ts';
 import type { P256Key } from './derive.ts';
 import { pemChain, type Pki } from './pki.ts';
-import { MR_SEAM, MR_SIGNER_SEAM, PCE_SVN, QE, QE_AUTH_DATA, TD_ATTRIBUTES, TEE_TCB_SVN, XFAM } from './platform.ts';
+import { MR_SEAM, MR_SIGNER_SEAM, QE, QE_AUTH_DATA, TD_ATTRIBUTES, TEE_TCB_SVN, XFAM } from './platform.ts';
 
 const SIGNED_LEN = QUOTE_HEADER_LEN + TD_REPORT10_LEN; // 632
 const QE_REPORT_LEN = 384;
@@ -63,8 +63,7 @@ export class QuoteBuilder {
     dv.setUint16(0, 4, true);
     dv.setUint16(2, ATTESTATION_KEY_TYPE_ECDSA_P256, true);
     dv.setUint32(4, TEE_TYPE_TDX, true);
-    dv.setUint16(8, QE.isvSvn, true);
-    dv.setUint16(10, PCE_SVN, true);
+    // Bytes 8..12 (QE SVN and PCE SVN in SGX quotes) are zero in dstack's TDX quotes; left so.
     t.set(hexToBytes(INTEL_QE_VENDOR_ID), 12);
     t.set(pki.qeId, 28); // user_data: QE ID, then 4 zero bytes
     this.#put(t, 'teeTcbSvn', TEE_TCB_SVN);

@@ -3,14 +3,24 @@
 // (temp file, fsync, rename, fsync folder): a crash leaves the old file or the new one, never half.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { bytesEqual, bytesToHex, hexToBytes } from '../hex.ts';
 
 export const SEED_FILE = 'seed';
 export const PKI_FILE = 'pki.json';
 
+/**
+ * Creates the state folder, or accepts an existing one that is empty or already holds a seed.
+ * Any other folder (a project folder, a home folder) is refused rather than filled and chmod-ed.
+ */
 export function ensureStateDir(dir: string): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+    if (readdirSync(dir).length > 0 && !existsSync(path.join(dir, SEED_FILE))) {
+      throw new Error(`${dir} is not empty and holds no simulator seed; give an empty or new folder`);
+    }
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is filtered by the umask and ignored for an existing folder: set it explicitly.
   chmodSync(dir, 0o700);
