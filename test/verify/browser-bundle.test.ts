@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -19,8 +20,13 @@ const fixtures = fileURLToPath(new URL('./fixtures/dstack/', import.meta.url));
 //  - buffer inside bn.js: an optional require in a try/catch.
 const ALLOWED_DISABLED = new Set(['(disabled):crypto', '(disabled):node_modules/node-fetch/browser.js', '(disabled):node_modules/buffer/index.js']);
 
+const BUILTINS = new Set(builtinModules);
+// The only builtin names dependencies may ask for; each resolves to a browser implementation or an empty module.
+const ALLOWED_BUILTIN_REQUESTS = new Set(['buffer', 'crypto']);
+
 async function bundle() {
   const nodeImports: string[] = [];
+  const builtinRequests: { name: string; importer: string }[] = [];
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: ['src/verify/index.ts'],
@@ -38,16 +44,26 @@ async function bundle() {
             nodeImports.push(`${args.path} from ${args.importer}`);
             return { errors: [{ text: `node builtin ${args.path} imported by ${args.importer}` }] };
           });
+          // Bare builtin names could silently resolve to some npm polyfill: record every request.
+          b.onResolve({ filter: /^[a-z_]+$/ }, (args) => {
+            if (BUILTINS.has(args.path)) builtinRequests.push({ name: args.path, importer: path.relative(root, args.importer) });
+            return undefined;
+          });
         },
       },
     ],
   });
-  return { result, nodeImports };
+  return { result, nodeImports, builtinRequests };
 }
 
 test('src/verify bundles for the browser without any Node builtin', async () => {
-  const { result, nodeImports } = await bundle();
+  const { result, nodeImports, builtinRequests } = await bundle();
   assert.deepEqual(nodeImports, []);
+  for (const r of builtinRequests) {
+    assert.ok(!r.importer.startsWith('src/'), `${r.importer} imports the Node builtin ${r.name}`);
+    assert.ok(ALLOWED_BUILTIN_REQUESTS.has(r.name), `${r.importer} asks for the Node builtin ${r.name}`);
+  }
+  assert.ok(builtinRequests.some((r) => r.name === 'crypto' && r.importer.includes('dcap-qvl')), 'the probe sees dcap-qvl asking for crypto');
   assert.deepEqual(result.errors, []);
   const inputs = Object.keys(result.metafile.inputs);
   const disabled = inputs.filter((k) => k.startsWith('(disabled):'));
