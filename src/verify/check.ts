@@ -75,9 +75,9 @@ export function buildReport(checks: Check[], facts: Facts, simulated: boolean): 
   const failed = checks.filter((c) => c.status === 'fail');
   const parts: string[] = [];
   if (simulated) parts.push(SIMULATED_NOTICE);
-  parts.push(
-    ok ? 'VERIFIED: no check failed.' : failed.length ? `NOT VERIFIED: ${failed.length} check(s) failed.` : 'NOT VERIFIED: nothing could be checked.',
-  );
+  // A simulated pass must not read like a hardware pass, even out of context.
+  const passed = simulated ? "VERIFIED AGAINST THE SIMULATOR ONLY: no check failed, but the trust root is the simulator's." : 'VERIFIED: no check failed.';
+  parts.push(ok ? passed : failed.length ? `NOT VERIFIED: ${failed.length} check(s) failed.` : 'NOT VERIFIED: nothing could be checked.');
   parts.push(`${n.pass} passed, ${n.fail} failed, ${n.warn} warning(s), ${n.skip} skipped.`);
   for (const c of failed) parts.push(`[${c.id}] ${c.summary}`);
   return { ok, simulated, checks, summary: parts.join(' '), facts };

@@ -17,6 +17,8 @@ test('a simulated report says SIMULATED first, in plain words', () => {
   assert.equal(r.simulated, true);
   assert.ok(r.summary.startsWith(SIMULATED_NOTICE));
   assert.match(SIMULATED_NOTICE, /not by Intel TDX hardware/);
+  assert.match(r.summary, /VERIFIED AGAINST THE SIMULATOR ONLY/);
+  assert.doesNotMatch(r.summary, /(^|\. )VERIFIED: /);
 });
 
 test('compare shows expected and actual either way', () => {
