@@ -98,7 +98,17 @@ function chooseAnchor(c: Ctx, pckCerts: Certificate[]): { anchor: Certificate; s
   const id = 'dcap.trust-root';
   const title = 'Trust anchor';
   const intelFacts: Facts = { root: intel.subjectCN, root_sha256: INTEL_ROOT_CA_SHA256 };
-  const sim = c.o.simulatorRootCa !== undefined ? parseCertificate(rootFromInput(c.o.simulatorRootCa)) : null;
+  let sim: Certificate | null = null;
+  if (c.o.simulatorRootCa !== undefined) {
+    try {
+      sim = parseCertificate(rootFromInput(c.o.simulatorRootCa));
+    } catch (e) {
+      // Unusable configuration: say so, and fall back to Intel's root alone.
+      c.checks.push(fail(id, title, `The simulator root CA given to the verifier is unreadable: ${errorMessage(e)}.`));
+      c.facts.trust_root = 'untrusted';
+      return { anchor: intel, simulated: false };
+    }
+  }
   const endsAt = (root: Certificate) => !!top && (bytesEqual(top.raw, root.raw) || bytesEqual(top.issuer, root.subject));
   if (top && endsAt(intel)) {
     c.checks.push(pass(id, title, `The quote's certificate chain is anchored at Intel's SGX Root CA (pinned by SHA-256).`, { expected: INTEL_ROOT_CA_SHA256, actual: fingerprint(intel.raw), facts: intelFacts }));

@@ -136,6 +136,12 @@ test('configuring a simulator root never changes the anchor of a real Intel quot
   assert.equal(r.simulated, false);
 });
 
+test('an unreadable simulator root is a failing check, not an exception', async () => {
+  const r = await checkDcap(quote, opts({ simulatorRootCa: 'zz', allowSimulator: true }));
+  assert.equal(check(r, 'dcap.trust-root').status, 'fail');
+  assert.match(check(r, 'dcap.trust-root').summary, /unreadable/);
+});
+
 test('Intel root is pinned by fingerprint', () => {
   assert.equal(fingerprint(intelRootCa()), INTEL_ROOT_CA_SHA256);
   const root = parseCertificate(intelRootCa());
