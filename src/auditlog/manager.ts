@@ -7,7 +7,7 @@
 // incarnation with a new origin (hence a new key): the new log neither inherits nor hides the old
 // history. The random part of the incarnation name keeps a wiped-and-restarted daemon from ever
 // reusing an origin, which would sign a second, different history under the same key.
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
@@ -96,6 +96,7 @@ export class AuditLogs {
     return this.mutex.run(project, async () => {
       const log = await this.currentLocked(project);
       if (log) return log;
+      await this.removeUnfinished(project);
       const all = await this.incarnations(project);
       const n = all.length ? Number(INCARNATION.exec(all[all.length - 1]!.name)![1]) + 1 : 1;
       const name = `${n}-${randomBytes(4).toString('hex')}`;
@@ -137,6 +138,18 @@ export class AuditLogs {
     const logs = [...this.open_.values()];
     this.open_.clear();
     await Promise.all(logs.map((l) => l.release()));
+  }
+
+  /** A crash while creating a log leaves only a hidden temp folder (see createLogDir): never a log, safe to drop. */
+  private async removeUnfinished(project: string): Promise<void> {
+    const base = path.join(this.root, project);
+    let names: string[];
+    try {
+      names = await readdir(base);
+    } catch {
+      return;
+    }
+    for (const name of names) if (/^\.[^/]+\.creating-[0-9a-f]{12}$/.test(name)) await rm(path.join(base, name), { recursive: true, force: true });
   }
 
   private nowOpt(): { now?: () => Date } {

@@ -2,7 +2,7 @@
 // starts a new log (new origin, new key) and the old history stays listed, verbatim.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
 import { entry, seedFor, verifyServedLog } from './helpers.ts';
@@ -123,4 +123,17 @@ test('names are checked before they become paths or key names', async () => {
   assert.throws(() => new AuditLogs(root, { host: 'a/b', seedFor }), TypeError);
   const logs = manager(root);
   for (const name of ['../x', 'UPPER', '', 'a/b', '.hidden', '-x']) await assert.rejects(logs.open(name), TypeError, name);
+});
+
+test('a log creation interrupted by a crash leaves nothing that counts', async () => {
+  const root = tempDir();
+  const half = path.join(root, 'app', '.1-0000abcd.creating-0123456789ab');
+  mkdirSync(half, { recursive: true });
+  writeFileSync(path.join(half, 'entries.jsonl'), '');
+  const logs = manager(root);
+  assert.equal(await logs.current('app'), undefined);
+  const log = await logs.open('app');
+  assert.match(log.origin, /\/app\/1-[0-9a-f]{8}$/);
+  assert.deepEqual(readdirSync(path.join(root, 'app')), [path.basename(log.dir)]);
+  await logs.release();
 });
