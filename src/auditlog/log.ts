@@ -182,9 +182,11 @@ export class AuditLog {
     const keepBytes = texts.reduce((n, t) => n + utf8Length(t) + 1, 0);
     const recovery: RecoveryReport = { truncatedBytes: completeBytes + tailBytes - keepBytes, droppedEntries: extra };
     if (recovery.truncatedBytes > 0) {
-      if (readOnly) throw new AuditLogIntegrityError('closed_log_damaged', dir, `${recovery.truncatedBytes} bytes past the last signed checkpoint in a read-only log`);
-      // Never acknowledged, so dropping it loses nothing that was promised.
-      await truncateFile(file, keepBytes);
+      // Appends end before a log is closed, so a closed log has no crash to recover from.
+      if (meta.closed_at !== null) throw new AuditLogIntegrityError('closed_log_damaged', dir, `${recovery.truncatedBytes} bytes past the last signed checkpoint of a closed log`);
+      // Never acknowledged, so dropping it loses nothing that was promised. (A read-only opener
+      // leaves the repair to the next writer.)
+      if (!readOnly) await truncateFile(file, keepBytes);
     }
     const writer = readOnly ? undefined : await EntriesWriter.open(file, keepBytes);
     return new AuditLog({ dir, key, opts, meta, tree, texts, note, writer, recovery });

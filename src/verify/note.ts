@@ -139,7 +139,7 @@ function ed25519Verifier(name: string, publicKey: Uint8Array): Ed25519Verifier {
   return {
     name,
     keyId,
-    publicKey: pub,
+    publicKey: pub.slice(),
     vkey: `${name}+${hex8(keyId)}+${base64Encode(Uint8Array.of(SIG_ED25519, ...pub))}`,
     verify(message, signature) {
       if (signature.length !== 64) return false;

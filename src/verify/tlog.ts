@@ -84,7 +84,7 @@ export class MerkleTree {
   append(leaf: Uint8Array): number {
     checkHash(leaf, 'leaf hash');
     const index = this.size;
-    let h = leaf;
+    let h: Uint8Array = leaf.slice(); // stored hashes are never shared with callers, so nobody can alter them
     let i = index;
     for (let k = 0; ; k++) {
       const level = (this.levels[k] ??= []);
@@ -105,13 +105,13 @@ export class MerkleTree {
 
   leaf(index: number): Uint8Array {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) throw new ProofError(`no leaf ${index} in a tree of ${this.size}`);
-    return this.levels[0]![index]!;
+    return this.levels[0]![index]!.slice();
   }
 
   /** MTH of the first `size` leaves (default: all). */
   root(size = this.size): Uint8Array {
     this.checkTreeSize(size);
-    return size === 0 ? emptyRoot() : this.rangeHash(0, size);
+    return size === 0 ? emptyRoot() : this.rangeHash(0, size).slice();
   }
 
   /** PATH(index, D[size]) of RFC 9162 §2.1.3.1: sibling hashes from the leaf up to the root. */
@@ -120,7 +120,7 @@ export class MerkleTree {
     if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new ProofError(`leaf index ${index} is not in a tree of size ${size}`);
     const proof: Uint8Array[] = [];
     this.path(index, 0, size, proof);
-    return proof;
+    return proof.map((h) => h.slice());
   }
 
   /**
@@ -134,7 +134,7 @@ export class MerkleTree {
     const proof: Uint8Array[] = [];
     if (m === 0 || m === n) return proof; // every tree extends the empty tree; a tree is consistent with itself
     this.subproof(m, 0, n, true, proof);
-    return proof;
+    return proof.map((h) => h.slice());
   }
 
   private checkTreeSize(size: number): void {

@@ -51,6 +51,10 @@ test('a complete line whose checkpoint never landed (crash between fsync and ren
   const { dir, file, bytes, root, checkpoint } = await logWith(4);
   const line = entryText(entry(4), 4, 'app') + '\n';
   appendFileSync(file, line);
+  // A read-only opener sees the signed state and leaves the leftover for the writer to repair.
+  const ro = await AuditLog.open(dir, { ...opts, readOnly: true });
+  assert.equal(ro.size, 4);
+  assert.equal(statSync(file).size, bytes + Buffer.byteLength(line));
   const log = await AuditLog.open(dir, opts);
   assert.deepEqual(log.recovery, { truncatedBytes: Buffer.byteLength(line), droppedEntries: 1 });
   assert.equal(statSync(file).size, bytes);

@@ -234,3 +234,17 @@ test('a proof that stops at an inner node, or climbs past the root, does not ver
   assert.equal(verifyConsistency(1, 4, h0, h01, [h1]), false);
   assert.ok(verifyConsistency(1, 4, h0, nodeHash(h01, nodeHash(h2, h3)), [h1, nodeHash(h2, h3)]));
 });
+
+test('hashes handed out are copies: mutating them cannot corrupt the tree', () => {
+  const t = new MerkleTree(H.slice(0, 4));
+  const want = bytesToHex(t.root());
+  t.root().fill(0);
+  t.leaf(0).fill(0);
+  for (const p of t.inclusionProof(1)) p.fill(0);
+  for (const p of t.consistencyProof(2)) p.fill(0);
+  const mine = H[3]!.slice();
+  const u = new MerkleTree([mine]);
+  mine.fill(0);
+  assert.equal(bytesToHex(t.root()), want);
+  assert.equal(bytesToHex(u.root()), bytesToHex(H[3]!));
+});
