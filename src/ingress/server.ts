@@ -24,7 +24,12 @@ export interface IngressOptions {
   trustProxy: boolean;
   /** Host to bind project ports on (the ingress port binds with the same). */
   host: string;
+  /** False when nginx owns the public ports and hands this ingress the rest on a unix socket. */
+  ownsPorts: boolean;
 }
+
+/** How a request reached this ingress: a public port (maybe a project's own), or nginx's internal socket. */
+type Via = { kind: 'public'; port: number | undefined } | { kind: 'internal' };
 
 /** Where one request goes. */
 interface Target {
@@ -52,18 +57,19 @@ export class Ingress {
   readonly server: http.Server;
   private readonly portServers = new Map<number, http.Server>();
   private readonly portErrors = new Map<number, string>();
+  private internal: http.Server | undefined;
 
   constructor(opts: IngressOptions) {
     this.opts = opts;
-    this.server = this.createServer(undefined);
-    opts.routes.on('ports', (ports: Map<number, string>) => void this.syncPorts(ports));
+    this.server = this.createServer({ kind: 'public', port: undefined });
+    if (opts.ownsPorts) opts.routes.on('ports', (ports: Map<number, string>) => void this.syncPorts(ports));
   }
 
-  private createServer(port: number | undefined): http.Server {
+  private createServer(via: Via): http.Server {
     const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) =>
-      this.handle(req, res, port),
+      this.handle(req, res, via),
     );
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head, port));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head, via));
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
@@ -71,8 +77,10 @@ export class Ingress {
   }
 
   /** Resolves the app a request is for, or null when it is the daemon's. */
-  private target(req: IncomingMessage, boundPort: number | undefined): Target | null | 'bad' {
+  private target(req: IncomingMessage, via: Via): Target | null | 'bad' {
     const url = req.url ?? '';
+    // Behind nginx, the project port a request came in on travels in a header only nginx can set.
+    const boundPort = via.kind === 'internal' ? Number(req.headers['x-webhost-port']) || undefined : via.port;
     if (!url.startsWith('/')) return 'bad';
     if (boundPort !== undefined) {
       const project = this.opts.routes.projectForPort(boundPort);
@@ -92,9 +100,14 @@ export class Ingress {
     return { project: first, path: rest, prefix: `/${first}` };
   }
 
-  private forwardInfo(req: IncomingMessage, prefix: string): ForwardInfo {
+  private remote(req: IncomingMessage, via: Via): string {
+    const h = req.headers['x-webhost-remote'];
+    return via.kind === 'internal' && typeof h === 'string' ? h : (req.socket.remoteAddress ?? '');
+  }
+
+  private forwardInfo(req: IncomingMessage, prefix: string, via: Via): ForwardInfo {
     return {
-      remote: req.socket.remoteAddress ?? '',
+      remote: this.remote(req, via),
       host: req.headers.host ?? '',
       proto: 'http',
       prefix,
@@ -102,11 +115,11 @@ export class Ingress {
     };
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse, boundPort: number | undefined): void {
+  private handle(req: IncomingMessage, res: ServerResponse, via: Via): void {
     const started = performance.now();
     const sock = req.socket;
     const bytesBefore = sock.bytesWritten;
-    const t = this.target(req, boundPort);
+    const t = this.target(req, via);
     const project = t && t !== 'bad' ? t.project : null;
     res.on('close', () => {
       this.opts.accessLog.record({
@@ -132,10 +145,10 @@ export class Ingress {
       return this.opts.daemon(req, res);
     }
     const route = this.opts.routes.get(t.project);
-    this.dispatch(route, req, res, t, appPath, query);
+    this.dispatch(route, req, res, t, appPath, query, via);
   }
 
-  private dispatch(route: Route | undefined, req: IncomingMessage, res: ServerResponse, t: Target, appPath: string, query: string): void {
+  private dispatch(route: Route | undefined, req: IncomingMessage, res: ServerResponse, t: Target, appPath: string, query: string, via: Via): void {
     if (!route) return json(res, 404, { error: 'not found', code: 'not_found' });
     switch (route.kind) {
       case 'unavailable':
@@ -147,14 +160,14 @@ export class Ingress {
         });
         return;
       case 'proxy':
-        return proxyRequest(req, res, route.upstream, t.path, this.forwardInfo(req, t.prefix), this.opts.upstreamTimeoutMs, (status, code, message) =>
+        return proxyRequest(req, res, route.upstream, t.path, this.forwardInfo(req, t.prefix, via), this.opts.upstreamTimeoutMs, (status, code, message) =>
           json(res, status, { error: message, code, project: t.project }),
         );
     }
   }
 
-  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, boundPort: number | undefined): void {
-    const t = this.target(req, boundPort);
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, via: Via): void {
+    const t = this.target(req, via);
     const route = t && t !== 'bad' ? this.opts.routes.get(t.project) : undefined;
     if (!t || t === 'bad' || route?.kind !== 'proxy') {
       const status = route?.kind === 'unavailable' ? '503 Service Unavailable' : '404 Not Found';
@@ -162,7 +175,7 @@ export class Ingress {
       return;
     }
     socket.on('error', () => socket.destroy());
-    proxyUpgrade(req, socket, head, route.upstream, t.path, this.forwardInfo(req, t.prefix));
+    proxyUpgrade(req, socket, head, route.upstream, t.path, this.forwardInfo(req, t.prefix, via));
   }
 
   async listen(port: number): Promise<number> {
@@ -176,6 +189,20 @@ export class Ingress {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** The internal listener nginx hands the daemon's requests to (a root-only unix socket). */
+  async listenInternal(socketPath: string): Promise<http.Server> {
+    const { rm, chmod } = await import('node:fs/promises');
+    await rm(socketPath, { force: true });
+    const server = this.createServer({ kind: 'internal' });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    await chmod(socketPath, 0o600);
+    this.internal = server;
+    return server;
+  }
+
   /** Opens listeners for new project ports and closes those no project uses any more. */
   private async syncPorts(ports: Map<number, string>): Promise<void> {
     for (const [port, server] of this.portServers) {
@@ -187,7 +214,7 @@ export class Ingress {
     }
     for (const port of ports.keys()) {
       if (this.portServers.has(port)) continue;
-      const server = this.createServer(port);
+      const server = this.createServer({ kind: 'public', port });
       this.portServers.set(port, server);
       server.on('error', (err: NodeJS.ErrnoException) => {
         this.portErrors.set(port, err.code ?? err.message);
@@ -212,7 +239,7 @@ export class Ingress {
   }
 
   async close(): Promise<void> {
-    for (const s of [this.server, ...this.portServers.values()]) {
+    for (const s of [this.server, ...this.portServers.values(), ...(this.internal ? [this.internal] : [])]) {
       s.close();
       s.closeIdleConnections();
     }

@@ -1,0 +1,240 @@
+// nginx as the data plane, under the daemon's control. A redeploy only swaps the project's upstream
+// symlink (no reload: a reload makes nginx close clients' idle keep-alive connections, which races
+// with requests in flight on them); nginx stops using the old instance's pooled connections within
+// UPSTREAM_KEEPALIVE_SECONDS. Adding or removing a project or a port rewrites the config and
+// reloads nginx gracefully. `apply()` says when nothing can reach a replaced instance any more.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { existsSync, openSync, closeSync, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import net from 'node:net';
+import { writeFileAtomic } from '../lib/atomic-file.ts';
+import { renderNginxConfig, ACCESS_FIFO_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
+import type { RouteTable } from './route-table.ts';
+
+export interface NginxPlaneOptions {
+  binary: string;
+  prefix: string;
+  port: number;
+  host: string;
+  baseDomain: string;
+  daemonSocket: string;
+  trustProxy: boolean;
+  upstreamTimeoutMs: number;
+  routes: RouteTable;
+  workers: number;
+  /** Receives access-log lines (JSON, one per line) in the daemon's own format. */
+  access: (text: string) => void;
+  log: (msg: string) => void;
+}
+
+const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx', '/usr/local/bin/nginx'];
+
+export interface PlaneChange {
+  /** No new request can reach a replaced instance any more. */
+  moved: Promise<void>;
+  /** Nothing can reach a replaced instance any more (requests in flight have finished). */
+  drained: Promise<void>;
+}
+
+export function findNginx(): string | undefined {
+  return NGINX_CANDIDATES.find((p) => existsSync(p));
+}
+
+/** The pids of a process's children (nginx workers are the master's children). */
+async function childrenOf(pid: number): Promise<Set<number>> {
+  const kids = new Set<number>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) kids.add(Number(entry));
+  }
+  return kids;
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class NginxPlane {
+  private readonly o: NginxPlaneOptions;
+  private child: ChildProcess | undefined;
+  private lastConfig = '';
+  private applying: Promise<unknown> = Promise.resolve();
+  private stderrTail = '';
+  private fifo: { reader: net.Socket; writerFd: number } | undefined;
+
+  constructor(o: NginxPlaneOptions) {
+    this.o = o;
+  }
+
+  private get confFile(): string {
+    return path.join(this.o.prefix, 'nginx.conf');
+  }
+
+  private render(): string {
+    const { routes } = this.o;
+    return renderNginxConfig({
+      prefix: this.o.prefix,
+      port: this.o.port,
+      host: this.o.host,
+      baseDomain: this.o.baseDomain,
+      daemonSocket: this.o.daemonSocket,
+      trustProxy: this.o.trustProxy,
+      upstreamTimeoutMs: this.o.upstreamTimeoutMs,
+      workers: this.o.workers,
+      routes: routes.names().sort().map((name) => ({ name, route: routes.get(name)!, port: routes.portOf(name) })),
+    });
+  }
+
+  /**
+   * A FIFO nginx writes its access log into. The daemon reads it event-driven, and holds a write
+   * end itself so the reader never sees end-of-file while nginx reopens its logs on reload.
+   */
+  private async openAccessFifo(): Promise<void> {
+    const fifo = path.join(this.o.prefix, ACCESS_FIFO_NAME);
+    await rm(fifo, { force: true });
+    execFileSync('mkfifo', ['-m', '0600', fifo]);
+    const readFd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const writerFd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
+    const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
+    let partial = '';
+    reader.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      const out: string[] = [];
+      for (const l of lines) if (l) out.push(this.normalize(l));
+      if (out.length) this.o.access(out.join('\n') + '\n');
+    });
+    reader.on('error', (err) => this.o.log(`nginx access log: ${err.message}`));
+    this.fifo = { reader, writerFd };
+  }
+
+  async start(): Promise<void> {
+    for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(path.join(this.o.prefix, 'tmp', t), { recursive: true, mode: 0o700 });
+    await mkdir(path.join(this.o.prefix, 'upstreams'), { recursive: true, mode: 0o700 });
+    await this.syncLinks();
+    await this.openAccessFifo();
+    this.lastConfig = this.render();
+    await writeFileAtomic(this.confFile, this.lastConfig, 0o600);
+    const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.confFile, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4096);
+      for (const l of chunk.toString().split('\n')) if (l.trim()) this.o.log(`nginx: ${l.trim()}`);
+    });
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`nginx exited (${code}): ${this.stderrTail.trim().split('\n').pop() ?? ''}`))),
+    );
+    await Promise.race([this.waitListening(), exited]);
+    child.removeAllListeners('exit');
+    child.once('exit', (code, sig) => {
+      if (this.child === child) this.o.log(`nginx exited unexpectedly (${code ?? sig})`);
+    });
+  }
+
+  /** nginx logs request_time in seconds; the daemon's access log speaks milliseconds. */
+  private normalize(line: string): string {
+    try {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      e.duration_ms = Math.round(Number(e.duration_ms) * 1000 * 100) / 100;
+      if (e.project === '') e.project = null;
+      return JSON.stringify(e);
+    } catch {
+      return line;
+    }
+  }
+
+  private async waitListening(): Promise<void> {
+    const host = this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host;
+    for (let i = 0; i < 200; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(this.o.port, host, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      await sleep(25);
+    }
+    throw new Error(`nginx did not start listening on port ${this.o.port}`);
+  }
+
+  /**
+   * Makes the route table live. Resolves once new requests are routed by it: `moved` resolves when
+   * no new request can reach a replaced instance, `drained` when nothing at all can (old workers
+   * that were still finishing requests have exited).
+   */
+  apply(drainTimeoutMs: number): Promise<PlaneChange> {
+    const run = this.applying.then(() => this.reload(drainTimeoutMs));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Points each proxied project's stable link at its current instance; true when any link moved. */
+  private async syncLinks(): Promise<boolean> {
+    let moved = false;
+    for (const name of this.o.routes.names()) {
+      const route = this.o.routes.get(name);
+      if (route?.kind !== 'proxy') continue;
+      const link = upstreamLink(this.o.prefix, name);
+      const current = await readlink(link).catch(() => undefined);
+      if (current === route.upstream.socketPath) continue;
+      const tmp = `${link}.${process.pid}.tmp`;
+      await rm(tmp, { force: true });
+      await symlink(route.upstream.socketPath, tmp);
+      await rename(tmp, link); // atomic: a connect sees the old target or the new, never none
+      moved ||= current !== undefined;
+    }
+    return moved;
+  }
+
+  private async reload(drainTimeoutMs: number): Promise<PlaneChange> {
+    const master = this.child?.pid;
+    const linksMoved = await this.syncLinks();
+    // Pooled connections to an old instance are retired by nginx itself within the keep-alive time.
+    const retired = linksMoved ? sleep(UPSTREAM_KEEPALIVE_SECONDS * 1000 + 300) : Promise.resolve();
+    const config = this.render();
+    if (!master || config === this.lastConfig) return { moved: retired, drained: retired };
+    const before = await childrenOf(master);
+    await writeFileAtomic(this.confFile, config, 0o600);
+    this.lastConfig = config;
+    process.kill(master, 'SIGHUP');
+    // New workers appear once the new config is loaded; until then requests still use the old one.
+    let loaded = false;
+    for (let i = 0; i < 400 && !loaded; i++) {
+      const now = await childrenOf(master);
+      loaded = [...now].some((p) => !before.has(p));
+      if (!loaded) await sleep(5);
+    }
+    if (!loaded) {
+      this.lastConfig = '';
+      throw new Error(`nginx did not load the new configuration: ${this.stderrTail.trim().split('\n').pop() ?? 'no output'}`);
+    }
+    const drained = (async () => {
+      await retired;
+      const deadline = Date.now() + drainTimeoutMs;
+      while (Date.now() < deadline && [...before].some(alive)) await sleep(20);
+    })();
+    return { moved: retired, drained };
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.pid && child.exitCode === null) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGQUIT'); // graceful: finish in-flight requests
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    }
+    if (this.fifo) {
+      closeSync(this.fifo.writerFd);
+      this.fifo.reader.destroy();
+      this.fifo = undefined;
+    }
+  }
+}
