@@ -17,3 +17,15 @@ export { composeHash, parseAppCompose, isDigestPinned, findDaemonService, checkC
 export { reportDataForPreimage, appReportData, taggedReportData, padReportData, checkReportData, checkNonce } from './binding.ts';
 export { canonicalJson } from './deployment.ts';
 export { hexToBytes, bytesToHex, bytesEqual } from './bytes.ts';
+export { deploymentRef, deploymentId, manifestDigest, sha256Hex, type DeploymentRecord, type DeploymentSource, type JsonValue } from './deployment.ts';
+export * from './tlog.ts';
+export * from './note.ts';
+export type * from './api-shapes.ts';
+export { verifyBundle, BUNDLE_CHECK_IDS, ALL_BUNDLE_CHECK_IDS, type BundleVerifyOptions, type OnchainHook } from './verify-bundle.ts';
+export { checkBundleShape } from './bundle-shape.ts';
+export { checkPreimageBinding, checkDeploymentRecord, checkDaemonIdentity, readCheckpointBody } from './bundle-checks.ts';
+export { checkLogCheckpoint, checkLogEntries, checkPromote, checkCurrentDeployment, checkConsistency, checkPrevious, type SeenCheckpoint, type EntriesOutcome } from './log-checks.ts';
+export { parseLogEntry, parseLogOrigin, deploymentRefProblem, sameDeploymentRef, LOG_ACTIONS, type LogOrigin, type ParsedEntry } from './log-entry.ts';
+export { checkSourceTree, type SourceFetcher } from './source-check.ts';
+export { verificationPath, attestPath, auditPath, parseVerifyTarget, isProjectName, isNonce, type VerifyTarget } from './endpoints.ts';
+export { headline } from './headline.ts';
