@@ -55,7 +55,7 @@ async function childrenOf(pid: number): Promise<Set<number>> {
 }
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class NginxPlane {
   private readonly o: NginxPlaneOptions;
