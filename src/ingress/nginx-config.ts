@@ -63,11 +63,11 @@ function toApp(upstream: string, prefix: string, path: string, trustProxy: boole
       proxy_set_header X-Webhost-Probe "";
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
-      access_log ${accessLog} webhost;`;
+      access_log ${accessLog};`;
 }
 
-/** nginx writes access-log lines into this FIFO, which the daemon reads (stdout is a socket nginx cannot reopen). */
-export const ACCESS_FIFO_NAME = 'access.fifo';
+/** nginx appends access-log lines to this file; the daemon tails it (see log-tail.ts). */
+export const ACCESS_LOG_NAME = 'access.log';
 
 const ERROR_PAGES = `    error_page 502 503 = @app_unavailable;
     error_page 504 = @app_timeout;
@@ -75,7 +75,7 @@ const ERROR_PAGES = `    error_page 502 503 = @app_unavailable;
     location @app_timeout { default_type application/json; return 504 '{"error":"the app did not answer in time","code":"app_timeout"}'; }`;
 
 export function renderNginxConfig(c: NginxConfigInput): string {
-  const fifo = `${safe(c.prefix)}/${ACCESS_FIFO_NAME}`;
+  const accessLog = `${safe(c.prefix)}/${ACCESS_LOG_NAME} webhost buffer=32k flush=200ms`;
   const proxied = c.routes.filter((r) => r.route.kind === 'proxy');
   const up = (name: string) => `app_${safe(name).replace(/-/g, '_')}`;
   const upstreams = proxied
@@ -87,7 +87,7 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     location = /${r.name}/.well-known/tee-attestation { ${toDaemon('')} }
     location /${r.name}/ {
       set $webhost_project ${r.name};
-      ${toApp(up(r.name), `/${r.name}`, '/', c.trustProxy, fifo)}
+      ${toApp(up(r.name), `/${r.name}`, '/', c.trustProxy, accessLog)}
     }`,
     )
     .join('\n');
@@ -99,7 +99,7 @@ export function renderNginxConfig(c: NginxConfigInput): string {
     set $webhost_project ${r.name};
     location = /.well-known/tee-attestation { ${toDaemon('')} }
     location / {
-      ${toApp(up(r.name), '', '', c.trustProxy, fifo)}
+      ${toApp(up(r.name), '', '', c.trustProxy, accessLog)}
     }
 ${ERROR_PAGES}
   }`,
@@ -113,7 +113,7 @@ ${ERROR_PAGES}
     set $webhost_project ${r.name};
     location = /.well-known/tee-attestation { ${toDaemon(r.port!)} }
     location / {
-      ${r.route.kind === 'proxy' ? toApp(up(r.name), '', '', c.trustProxy, fifo) : toDaemon(r.port!)}
+      ${r.route.kind === 'proxy' ? toApp(up(r.name), '', '', c.trustProxy, accessLog) : toDaemon(r.port!)}
     }
 ${ERROR_PAGES}
   }`,

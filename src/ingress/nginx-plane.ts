@@ -3,13 +3,14 @@
 // with requests in flight on them); nginx stops using the old instance's pooled connections within
 // UPSTREAM_KEEPALIVE_SECONDS. Adding or removing a project or a port rewrites the config and
 // reloads nginx gracefully. `apply()` says when nothing can reach a replaced instance any more.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import { existsSync, openSync, closeSync, constants as fsc } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { writeFileAtomic } from '../lib/atomic-file.ts';
-import { renderNginxConfig, ACCESS_FIFO_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
+import { renderNginxConfig, ACCESS_LOG_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
+import { LogTail } from './log-tail.ts';
 import type { RouteTable } from './route-table.ts';
 
 export interface NginxPlaneOptions {
@@ -63,7 +64,7 @@ export class NginxPlane {
   private lastConfig = '';
   private applying: Promise<unknown> = Promise.resolve();
   private stderrTail = '';
-  private fifo: { reader: net.Socket; writerFd: number } | undefined;
+  private tail: LogTail | undefined;
 
   constructor(o: NginxPlaneOptions) {
     this.o = o;
@@ -88,34 +89,18 @@ export class NginxPlane {
     });
   }
 
-  /**
-   * A FIFO nginx writes its access log into. The daemon reads it event-driven, and holds a write
-   * end itself so the reader never sees end-of-file while nginx reopens its logs on reload.
-   */
-  private async openAccessFifo(): Promise<void> {
-    const fifo = path.join(this.o.prefix, ACCESS_FIFO_NAME);
-    await rm(fifo, { force: true });
-    execFileSync('mkfifo', ['-m', '0600', fifo]);
-    const readFd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    const writerFd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
-    const reader = new net.Socket({ fd: readFd, readable: true, writable: false });
-    let partial = '';
-    reader.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      const out: string[] = [];
-      for (const l of lines) if (l) out.push(this.normalize(l));
-      if (out.length) this.o.access(out.join('\n') + '\n');
-    });
-    reader.on('error', (err) => this.o.log(`nginx access log: ${err.message}`));
-    this.fifo = { reader, writerFd };
-  }
-
   async start(): Promise<void> {
     for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(path.join(this.o.prefix, 'tmp', t), { recursive: true, mode: 0o700 });
     await mkdir(path.join(this.o.prefix, 'upstreams'), { recursive: true, mode: 0o700 });
     await this.syncLinks();
-    await this.openAccessFifo();
+    this.tail = new LogTail({
+      file: path.join(this.o.prefix, ACCESS_LOG_NAME),
+      onLines: (lines) => this.o.access(lines.map((l) => this.normalize(l)).join('\n') + '\n'),
+      reopen: () => {
+        if (this.child?.pid) process.kill(this.child.pid, 'SIGUSR1');
+      },
+    });
+    await this.tail.start();
     this.lastConfig = this.render();
     await writeFileAtomic(this.confFile, this.lastConfig, 0o600);
     const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.confFile, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -231,10 +216,7 @@ export class NginxPlane {
       await gone;
       clearTimeout(t);
     }
-    if (this.fifo) {
-      closeSync(this.fifo.writerFd);
-      this.fifo.reader.destroy();
-      this.fifo = undefined;
-    }
+    await this.tail?.stop();
+    this.tail = undefined;
   }
 }
