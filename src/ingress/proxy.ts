@@ -97,8 +97,9 @@ export function proxyRequest(
   up.on('response', (ur) => {
     up.setTimeout(0);
     res.writeHead(ur.statusCode ?? 502, ur.statusMessage, responseHeaders(ur.rawHeaders));
-    // Flush headers now: server-sent events and long polls must reach the client before the body does.
-    if (typeof res.flushHeaders === 'function') res.flushHeaders();
+    // A streamed body (no length: server-sent events, long polls) must not wait for its first chunk
+    // to get its headers out; a sized body sends headers with its first chunk, in one write.
+    if (ur.headers['content-length'] === undefined) res.flushHeaders();
     ur.pipe(res);
     ur.on('error', () => res.destroy());
     ur.on('end', leave);
