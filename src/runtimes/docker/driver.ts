@@ -17,6 +17,7 @@ import { startOrder, type DeploymentPlan, type ServicePlan } from './plan.ts';
 import { passthroughAllowFromEnv, resolvePassthrough } from './policy/env-passthrough.ts';
 import { KNOWN_RUNTIMES, parseRuntimeSetting } from './policy/hardening.ts';
 import { verifyBindOnDisk } from './policy/mounts.ts';
+import { checkImageRef } from './policy/image-ref.ts';
 import { singleServicePlan } from './single-service.ts';
 import { parseEnvFile, readSourceFile } from './source-files.ts';
 
@@ -115,6 +116,7 @@ export function createDockerDriver(opts: DockerDriverOptions = {}): DockerDriver
 
   async function plan(spec: DockerSpec): Promise<DeploymentPlan> {
     checkProject(spec.project);
+    if (spec.runtime === 'image') checkImageRef(spec.fields.image, 'image', spec.attested); // again: the mode may have changed since validation
     if (spec.runtime !== 'compose') return singleServicePlan(spec.runtime, spec.fields, spec.limits, spec.env);
     let doc: unknown;
     if (spec.fields.compose !== undefined) {
@@ -335,7 +337,7 @@ export function createDockerDriver(opts: DockerDriverOptions = {}): DockerDriver
       const now = Date.now() / 1000;
       await inst.watch(Math.floor(now));
       if (joinContainer) for (const net of networks.values()) await engine.connectNetwork(net, joinContainer).catch(() => undefined);
-      for (const { svc, c } of matched) await inst.add(svc.name, c.Id, now);
+      for (const { svc, c } of matched) await inst.add(svc.name, c.Id, { since: now, adopted: true });
       return inst;
     }
     return null;

@@ -117,14 +117,17 @@ export class DockerInstance {
     })();
   }
 
-  /** Registers a created (and started) container: reads its addresses and follows its logs. */
-  async add(service: string, id: string, since?: number): Promise<ContainerRef> {
+  /**
+   * Registers a container: reads its addresses and follows its logs. A container we just created
+   * has restarted 0 times by definition; an adopted one keeps the count it came with.
+   */
+  async add(service: string, id: string, opts: { since?: number; adopted?: boolean } = {}): Promise<ContainerRef> {
     const info = await this.ctx.engine.inspectContainer(id);
     const ref: ContainerRef = { service, id, name: info?.Name.replace(/^\//, '') ?? id, ips: info ? this.ipsOf(info) : {} };
     this.containers.push(ref);
-    this.restartBaseline.set(id, info?.RestartCount ?? 0);
+    this.restartBaseline.set(id, opts.adopted ? (info?.RestartCount ?? 0) : 0);
     if (service === this.ctx.plan.entry.service) this.updateUpstream(ref);
-    void this.follow(ref, since);
+    void this.follow(ref, opts.since);
     return ref;
   }
 
@@ -269,6 +272,10 @@ export class DockerInstance {
       const info = await this.ctx.engine.inspectContainer(ref.id);
       if (!info) throw await this.failure(`service ${ref.service}'s container disappeared`, ref.service, null);
       const st = info.State;
+      if (st.Running) {
+        ref.ips = this.ipsOf(info);
+        if (ref.service === this.ctx.plan.entry.service) this.updateUpstream(ref);
+      }
       const restarted = info.RestartCount > (this.restartBaseline.get(ref.id) ?? 0);
       if (!st.Running || restarted) {
         if (!st.Running && !st.Restarting && st.ExitCode === 0 && this.oneShot(ref.service)) continue;
@@ -301,8 +308,11 @@ export class DockerInstance {
     let delay = 50;
     for (;;) {
       if (this.exit) throw await this.failure(`service ${this.exit.service ?? '?'} stopped (${this.exit.reason}, code ${this.exit.exitCode ?? '?'})`, this.exit.service, this.exit.exitCode);
-      if (await this.containersReady()) {
-        if (!this.upstream.host) throw await this.failure(`the entry service ${this.ctx.plan.entry.service} has no address on its networks`, this.ctx.plan.entry.service, null);
+      if (!(await this.containersReady())) {
+        lastProbe = 'waiting for healthchecks';
+      } else if (!this.upstream.host) {
+        lastProbe = 'the entry has no address on its networks yet';
+      } else {
         try {
           const status = await probeHttp(this.upstream.host, port, healthPath, Math.max(200, Math.min(2_000, deadline - Date.now())));
           if (status < 500) return;
