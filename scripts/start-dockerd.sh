@@ -26,6 +26,10 @@ if ! command -v dockerd >/dev/null 2>&1; then
   echo "start-dockerd: dockerd is not installed (apt-get install docker.io) and could not be installed here" >&2
   exit 1
 fi
+if [ "$sock" != /var/run/docker.sock ]; then
+  echo "start-dockerd: no engine answers on $sock; this script only starts the default engine (/var/run/docker.sock)" >&2
+  exit 1
+fi
 if [ "$(id -u)" != 0 ]; then
   echo "start-dockerd: no engine answers on $sock and starting dockerd needs root" >&2
   exit 1
