@@ -250,3 +250,60 @@ test('attested mode refuses a floating tag before anything runs; a missing image
   await assert.rejects(d.prepare(spec('img-att', { image: pinned }, { attested: true })), (err: unknown) => err instanceof HttpError && err.status === 422 && err.code === 'image_not_found' && err.field === 'image');
   assert.equal((await d.instances('img-att')).length, 0);
 });
+
+test('a crashed tenant is restarted by the engine and keeps serving; one that will not restart reports its exit', async () => {
+  const events: string[] = [];
+  const d = driver();
+  const inst = await d.start(spec('img-crashloop', {}, { onEvent: (e) => events.push(e) }));
+  await inst.ready(15_000);
+  const exits: unknown[] = [];
+  inst.onExit((e) => exits.push(e));
+  const pid = (await env.engine.inspectContainer(inst.containers[0]!.id))!.State.Pid;
+  process.kill(pid, 'SIGKILL'); // a crash, as the engine sees it (an API kill would count as a manual stop)
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const info = await env.engine.inspectContainer(inst.containers[0]!.id);
+    if (info?.RestartCount === 1 && info.State.Running) break;
+    assert.ok(Date.now() < deadline, 'the engine did not restart the container');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let body = '';
+  for (let i = 0; i < 50 && !body; i++) body = await get(inst.upstream.host, '/').catch(() => new Promise<string>((r) => setTimeout(() => r(''), 100)));
+  assert.equal(body, 'hello from busybox', 'serving again at the (re-read) upstream');
+  assert.ok(events.some((e) => /exited with code 137; the engine restarts it/.test(e)), events.join('\n'));
+  assert.deepEqual(exits, []);
+  await d.remove('img-crashloop');
+
+  // restart: "no" in a compose file: the exit is final and reported once.
+  const once = await d.start({
+    ...spec('img-once'),
+    runtime: 'compose',
+    fields: { compose: { services: { web: { image: env.images.busybox, restart: 'no' } } }, service: 'web', servicePort: 8080 },
+  });
+  await once.ready(15_000);
+  const final = new Promise<{ reason: string; service: string | null; exitCode: number | null }>((resolve) => once.onExit(resolve));
+  process.kill((await env.engine.inspectContainer(once.containers[0]!.id))!.State.Pid, 'SIGKILL');
+  assert.deepEqual(await final, { reason: 'exited', service: 'web', exitCode: 137, oomKilled: false });
+  await d.remove('img-once');
+});
+
+test("in a CVM the daemon's own container joins each instance network to reach the entry", async () => {
+  // A stand-in for the daemon's container: on the engine's default bridge, with the probe CGI.
+  const daemonId = await env.engine.createContainer(`${env.ns}_daemon`, {
+    Image: env.images.busybox,
+    Labels: { [LABELS.managed]: 'true', [LABELS.namespace]: env.ns },
+    HostConfig: { NetworkMode: 'bridge' },
+  });
+  await env.engine.startContainer(daemonId);
+  const daemonIp = (await env.engine.inspectContainer(daemonId))!.NetworkSettings.Networks.bridge!.IPAddress;
+  const d = driver({ joinContainer: daemonId });
+  const inst = await d.start(spec('img-joined'));
+  await inst.ready(15_000);
+  const joined = Object.keys((await env.engine.inspectContainer(daemonId))!.NetworkSettings.Networks);
+  assert.deepEqual(joined.sort(), ['bridge', ...inst.networks].sort());
+  assert.equal(await get(daemonIp, `/cgi-bin/probe?${inst.upstream.host}:8080`), 'REACHED');
+  await inst.stop(0);
+  assert.deepEqual(Object.keys((await env.engine.inspectContainer(daemonId))!.NetworkSettings.Networks), ['bridge'], 'and leaves it when the instance stops');
+  await env.engine.removeContainer(daemonId, { force: true });
+  await d.remove('img-joined');
+});

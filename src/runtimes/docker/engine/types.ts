@@ -125,6 +125,8 @@ export interface ContainerState {
   Restarting: boolean;
   OOMKilled: boolean;
   Dead: boolean;
+  /** The container's main process on the host (0 when not running). */
+  Pid: number;
   ExitCode: number;
   Error: string;
   StartedAt: string;
