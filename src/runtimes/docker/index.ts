@@ -52,6 +52,20 @@
 //   restart:  inst = adopt(spec) ?? start(spec)  →  cleanup(project, [inst.instanceId])
 //   teardown: remove(project)
 //
+// ─── Networking ───────────────────────────────────────────────────────────────────────────────
+//
+// Every instance gets its own bridge network(s) (`<ns>_<project>_<instance>_<net>`); services find
+// each other by service name there; nothing is published to the host. The engine's inter-network
+// rules drop traffic between different networks, so one project cannot reach another's
+// containers. The daemon reaches the entry at `instance.upstream` = {container IP, port}:
+//   - daemon on the host (tests, plain VMs): bridge IPs are routable from the host as is;
+//   - daemon in a container (the dstack CVM): pass `joinContainer: <its own container id>`; the
+//     driver connects it to each instance network it creates (and disconnects it on stop).
+// A Layer 2 tenant (a host process) reaching a Layer 1 service: `instance.services[name]` gives
+// {host, ports} of every service; the address changes with each deployment, so the lead should
+// hand tenants a stable name (e.g. a per-project forwarder on a unix socket, or a daemon-side
+// route) rather than the IP itself.
+//
 // ─── Why compose runs on the Engine API and not through docker-compose ────────────────────────
 //
 // docker-compose v1 (the only compose Debian 12 ships) is Python, end-of-life, and interprets the

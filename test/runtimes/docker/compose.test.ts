@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { HttpError } from '../../../src/lib/http-error.ts';
 import { DEFAULT_LIMITS } from '../../../src/runtimes/driver.ts';
@@ -207,3 +207,31 @@ test('the compose files we accept are valid for docker-compose as well', () => {
   assert.equal(r.status, 0, r.stderr);
 });
 
+
+test('host paths: the data folder read-write, the source read-only, never through a symlink', async () => {
+  const src = source(`
+services:
+  web:
+    image: \${BASE}
+    init: true
+    command: ["sh", "-c", "echo written-by-container > /uploads/out.txt; cat /conf/app.conf > /www/conf; touch /conf/x 2>/dev/null && echo src=rw > /www/mode || echo src=ro > /www/mode; exec httpd -f -p 8080 -h /www"]
+    volumes: ["\${WEBHOST_DATA}/uploads:/uploads", "./conf:/conf"]
+x-webhost: { service: web, port: 8080 }
+`);
+  mkdirSync(path.join(src, 'conf'));
+  writeFileSync(path.join(src, 'conf', 'app.conf'), 'from-the-source\n');
+  const s = spec('cmp-binds', 'v1', src);
+  const inst = await d.start(s);
+  await inst.ready(15_000);
+  assert.equal(await text(inst.upstream, '/conf'), 'from-the-source');
+  assert.equal(await text(inst.upstream, '/mode'), 'src=ro');
+  assert.equal(readFileSync(path.join(s.dataDir, 'uploads', 'out.txt'), 'utf8').trim(), 'written-by-container');
+  await inst.stop(1_000);
+
+  // A tenant can plant a symlink in its data folder; the next start must not follow it to the host.
+  rmSync(path.join(s.dataDir, 'uploads'), { recursive: true });
+  symlinkSync('/etc', path.join(s.dataDir, 'uploads'));
+  await assert.rejects(d.start({ ...s, deploymentId: randomBytes(32).toString('hex') }), (err: unknown) => err instanceof HttpError && err.status === 422 && err.code === 'mount_refused' && err.field === 'services.web.volumes[0]');
+  assert.equal((await d.instances('cmp-binds')).length, 0);
+  await d.remove('cmp-binds');
+});
