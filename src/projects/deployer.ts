@@ -1,0 +1,402 @@
+// The deploy pipeline: fetch the source (git at an exact ref, or an uploaded archive), resolve the
+// manifest (request > repo project.json > autodetect), make an immutable content-addressed
+// deployment, install dependencies sandboxed, start it health-gated, and only then record it as
+// current. A failure at any step leaves the project exactly as it was.
+import { access, mkdir, mkdtemp, readFile, rename, rm, stat, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { badRequest, notFound, unprocessable, conflict, HttpError } from '../lib/http-error.ts';
+import { KeyedMutex } from '../lib/keyed-mutex.ts';
+import { deploymentId, deploymentRef, type DeploymentRecord } from '../verify/deployment.ts';
+import type { DeploymentRef } from '../verify/bundle.ts';
+import type { ProcessRuntime } from '../runtimes/driver.ts';
+import { autodetect, DEFAULT_ENTRY, parseRepoManifest, resolveLimits, parseGitSource, type DeployManifest, type RepoManifest } from './manifest.ts';
+import { checkoutGit } from './git-source.ts';
+import { extractArchive, type ArchiveLimits } from './tarball.ts';
+import { treeHash } from './tree-hash.ts';
+import { redactUrl } from './redact.ts';
+import type { ProjectRecord, StoredDeployment, ProjectSpec } from './model.ts';
+import type { ProjectStore } from './store.ts';
+import type { Runner } from './runner.ts';
+import type { AppLogs } from './app-logs.ts';
+import type { EnvDigester } from './env-digest.ts';
+import type { AuditTrail } from './audit-trail.ts';
+
+export const RETAINED_DEPLOYMENTS = 5;
+
+/** A management action, reported after it took effect (the audit log listens here). */
+export interface ProjectEvent {
+  project: ProjectRecord;
+  action: 'deploy' | 'redeploy' | 'rollback' | 'env' | 'teardown';
+  deployment: DeploymentRef | null;
+  detail: Record<string, unknown>;
+}
+
+export interface DeployerOptions {
+  store: ProjectStore;
+  runner: Runner;
+  logs: AppLogs;
+  envDigest: EnvDigester;
+  archiveLimits: ArchiveLimits;
+  /** Whether project `name` can be served on `port` (free, or already its own); false when something else holds it. */
+  portAvailable: (port: number, name: string) => Promise<boolean>;
+  ingressPort: number;
+  /** Records actions on attested projects (promotion opens the log). */
+  audit?: AuditTrail;
+  /** Called after every successful action (the action already happened). */
+  onEvent?: (e: ProjectEvent) => Promise<void>;
+}
+
+export interface DeployResult {
+  project: ProjectRecord;
+  deployment: StoredDeployment;
+  changed: boolean;
+}
+
+/** The source of a deploy: a git location, or an uploaded archive. */
+export type SourceInput = { kind: 'git'; url: string; ref: string | undefined } | { kind: 'upload'; archive: Blob; label: string | undefined };
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export class Deployer {
+  private readonly opts: DeployerOptions;
+  private readonly lock = new KeyedMutex();
+
+  constructor(opts: DeployerOptions) {
+    this.opts = opts;
+  }
+
+  /** Serializes every action on one project. */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(name, fn);
+  }
+
+  /**
+   * POST /_api/projects: creates the project, or deploys a new version of an existing one.
+   * `mode: "attested"` runs exactly the promotion `promote` runs, after the deploy; an attested
+   * project never goes back to dev.
+   */
+  deploy(m: DeployManifest, upload?: Blob): Promise<DeployResult> {
+    const existing = this.opts.store.get(m.name);
+    if (m.mode === 'dev' && existing?.mode === 'attested') {
+      throw conflict('already_attested', `project '${m.name}' is attested and cannot go back to dev mode; delete it to start over`, 'mode');
+    }
+    if (m.mode === 'attested' && !this.opts.audit) throw unprocessable('attestation_unavailable', 'attested mode is not available on this daemon', 'mode');
+    let source: SourceInput;
+    if (upload) source = { kind: 'upload', archive: upload, label: m.source };
+    else if (m.source) source = { kind: 'git', url: parseGitSource(m.source), ref: m.ref };
+    else throw badRequest('missing_field', "'source' is required: a git URL (or upload files as multipart)", 'source');
+    const spec: ProjectSpec = {
+      source: m.source,
+      ref: m.ref,
+      sourceKind: source.kind,
+      runtime: m.runtime,
+      entry: m.entry,
+      listen: m.listen,
+      limits: m.limits,
+      claimedCommit: m.claimedCommit,
+    };
+    return this.withLock(m.name, async () => {
+      const r = await this.run(m.name, spec, source, m.env, 'deploy');
+      if (m.mode === 'attested' && r.project.mode !== 'attested') return { ...r, project: await this.promoteLocked(r.project, r.deployment) };
+      return r;
+    });
+  }
+
+  /** dev → attested: opens the project's audit log with `promote` and binds it from now on. */
+  promote(name: string): Promise<ProjectRecord> {
+    return this.withLock(name, async () => {
+      const p = this.require(name);
+      if (p.mode === 'attested') throw conflict('already_attested', `project '${name}' is already in attested mode`);
+      if (!this.opts.audit) throw unprocessable('attestation_unavailable', 'attested mode is not available on this daemon');
+      return this.promoteLocked(p, await this.currentDeployment(p));
+    });
+  }
+
+  private async promoteLocked(p: ProjectRecord, d: StoredDeployment): Promise<ProjectRecord> {
+    const src = d.record.source;
+    // The log entry comes first: a project is never attested without its promote entry.
+    await this.opts.audit!.promote(p.name, deploymentRef(d.record), { source: src.url, ref: src.ref, commit: src.commit_sha, tree_hash: src.tree_hash });
+    const now = new Date().toISOString();
+    const updated: ProjectRecord = { ...p, mode: 'attested', promoted_at: now, updated_at: now, incarnation: p.incarnation + 1 };
+    await this.opts.store.save(updated);
+    return updated;
+  }
+
+  /** Re-fetches the project's ref and deploys it if anything changed (uploads re-use their files). */
+  redeploy(name: string): Promise<DeployResult> {
+    return this.withLock(name, async () => {
+      const p = this.require(name);
+      if (p.spec.sourceKind === 'upload') {
+        const d = await this.currentDeployment(p);
+        await this.opts.runner.activate(p, d);
+        return { project: p, deployment: d, changed: false };
+      }
+      const source: SourceInput = { kind: 'git', url: p.spec.source!, ref: p.spec.ref };
+      return this.run(name, p.spec, source, undefined, 'redeploy');
+    });
+  }
+
+  /** Switches to a retained earlier deployment (the previous one by default). */
+  rollback(name: string, to: string | undefined): Promise<DeployResult> {
+    return this.withLock(name, async () => {
+      const p = this.require(name);
+      const target = to ?? p.history.find((id) => id !== p.current);
+      if (!target) throw conflict('no_earlier_deployment', `project '${name}' has no earlier deployment to roll back to`, 'deployment');
+      if (!p.history.includes(target)) {
+        throw badRequest('unknown_deployment', `deployment ${target.slice(0, 12)} is not one of the ${p.history.length} retained deployments of '${name}'`, 'deployment');
+      }
+      const d = await this.opts.store.loadDeployment(name, target);
+      if (!d) throw unprocessable('deployment_missing', `deployment ${target.slice(0, 12)} is no longer on disk`, 'deployment');
+      const changed = target !== p.current;
+      if (changed) {
+        await this.opts.runner.activate(p, d);
+        const from = p.current;
+        const updated: ProjectRecord = { ...p, current: target, updated_at: new Date().toISOString() };
+        await this.opts.store.save(updated);
+        await this.emit({ project: updated, action: 'rollback', deployment: deploymentRef(d.record), detail: { from_deployment: from, to_deployment: target } });
+        return { project: updated, deployment: d, changed };
+      }
+      return { project: p, deployment: d, changed };
+    });
+  }
+
+  /** Tears a project down: stops it, then removes its record, deployments, data and logs. */
+  remove(name: string): Promise<void> {
+    return this.withLock(name, async () => {
+      const p = this.require(name);
+      await this.opts.runner.deactivate(name);
+      await this.opts.store.remove(name);
+      await this.opts.logs.remove(name);
+      await this.emit({ project: p, action: 'teardown', deployment: null, detail: {} });
+    });
+  }
+
+  require(name: string): ProjectRecord {
+    const p = this.opts.store.get(name);
+    if (!p) throw notFound(`project '${name}' not found`);
+    return p;
+  }
+
+  async currentDeployment(p: ProjectRecord): Promise<StoredDeployment> {
+    const d = await this.opts.store.loadDeployment(p.name, p.current);
+    if (!d) throw unprocessable('deployment_missing', `the current deployment of '${p.name}' is missing on disk`);
+    return d;
+  }
+
+  private async emit(e: ProjectEvent): Promise<void> {
+    await this.opts.audit?.record(e);
+    await this.opts.onEvent?.(e);
+  }
+
+  private async run(name: string, spec: ProjectSpec, source: SourceInput, requestEnv: Record<string, string> | undefined, action: 'deploy' | 'redeploy'): Promise<DeployResult> {
+    const { store } = this.opts;
+    const existing = store.get(name);
+    const stage = await mkdtemp(path.join(store.tmpDir, `stage-${name}-`));
+    const isNew = !existing;
+    let createdDeployment: string | null = null;
+    try {
+      const files = path.join(stage, 'src');
+      let commit: string | null = null;
+      let tree: string;
+      if (source.kind === 'git') {
+        const co = await checkoutGit(source.url, source.ref, files, stage);
+        commit = co.commit;
+        tree = co.tree;
+        const ours = await treeHash(files);
+        if (ours !== tree) throw unprocessable('checkout_mismatch', `the checked-out files do not hash to the commit's tree (${ours} != ${tree})`, 'source');
+      } else {
+        await extractArchive(source.archive, files, this.opts.archiveLimits);
+        tree = await treeHash(files);
+      }
+      const repo = await readRepoManifest(files);
+      const resolved = await resolveRuntime(spec, repo, files);
+      const listen = spec.listen ?? repo?.listen;
+      if (listen) await this.checkPort(name, listen.port);
+      const env = { ...(repo?.env ?? {}), ...(requestEnv ?? existing?.env ?? {}) };
+      const limits = resolveLimits(repo?.limits, spec.limits);
+      const record: DeploymentRecord = {
+        v: 1,
+        project: name,
+        source: {
+          kind: source.kind === 'git' ? 'git' : 'tarball',
+          url: source.kind === 'git' ? redactUrl(source.url) : source.label ? redactUrl(source.label) : null,
+          ref: source.kind === 'git' ? (source.ref ?? null) : null,
+          commit_sha: commit,
+          tree_hash: tree,
+        },
+        manifest: {
+          runtime: resolved.runtime,
+          entry: resolved.entry,
+          env_names: Object.keys(env).sort(),
+          env_digest: this.opts.envDigest(env),
+          listen: listen ? { port: listen.port, protocol: listen.protocol } : null,
+          limits: { memory_mb: limits.memoryMb, pids: limits.pids, cpus: limits.cpus },
+        },
+        image_digests: [],
+      };
+      const id = deploymentId(record);
+      const stored: StoredDeployment = {
+        id,
+        created_at: new Date().toISOString(),
+        record,
+        runtime: resolved.runtime,
+        entry: resolved.entry,
+        listen,
+        limits,
+        claimed_commit: source.kind === 'upload' ? (spec.claimedCommit ?? null) : null,
+      };
+
+      const uid = existing?.uid ?? store.allocateId();
+      const project: ProjectRecord = existing
+        ? { ...existing, spec, env, updated_at: stored.created_at }
+        : {
+            name,
+            mode: 'dev',
+            created_at: stored.created_at,
+            updated_at: stored.created_at,
+            promoted_at: null,
+            incarnation: 0,
+            uid,
+            gid: uid,
+            spec,
+            env,
+            current: id,
+            history: [],
+          };
+      await this.prepareTenant(project);
+
+      // Content addressing: the same source and manifest make the same deployment, kept once.
+      const known = await store.loadDeployment(name, id);
+      const deployment = known ?? stored;
+      if (!known) {
+        await mkdir(store.deploymentDir(name, id), { recursive: true, mode: 0o750 });
+        await rename(files, store.sourceDir(name, id));
+        createdDeployment = id;
+        if (resolved.runtime !== 'static') await this.opts.runner.driver(resolved.runtime as ProcessRuntime).prepare(this.opts.runner.spec(project, deployment, store.runDir(name)));
+        await sealSource(store.deploymentDir(name, id), project.gid);
+        await store.saveDeployment(name, deployment);
+      }
+
+      const previous = existing?.current;
+      const changed = previous !== id;
+      if (changed || !this.opts.runner.current(name)) await this.opts.runner.activate(project, deployment);
+      const history = [id, ...(existing?.history ?? []).filter((h) => h !== id)];
+      const kept = history.slice(0, RETAINED_DEPLOYMENTS);
+      const updated: ProjectRecord = { ...project, current: id, history: kept };
+      await store.save(updated);
+      createdDeployment = null;
+      for (const old of history.slice(RETAINED_DEPLOYMENTS)) await store.removeDeployment(name, old).catch(() => undefined);
+      if (changed || isNew) {
+        await this.emit({
+          project: updated,
+          action,
+          deployment: deploymentRef(deployment.record),
+          detail: {
+            source: deployment.record.source.url,
+            ref: deployment.record.source.ref,
+            commit: deployment.record.source.commit_sha,
+            tree_hash: deployment.record.source.tree_hash,
+            from_deployment: previous ?? null,
+          },
+        });
+      }
+      return { project: updated, deployment, changed };
+    } catch (err) {
+      if (createdDeployment) await store.removeDeployment(name, createdDeployment).catch(() => undefined);
+      if (isNew && !store.get(name)) await rm(store.tenantDir(name), { recursive: true, force: true });
+      throw err;
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  }
+
+  private async checkPort(name: string, port: number): Promise<void> {
+    if (port === this.opts.ingressPort) throw conflict('port_in_use', `port ${port} is the ingress port`, 'listen.port');
+    for (const other of this.opts.store.list()) {
+      if (other.name === name) continue;
+      const d = await this.opts.store.loadDeployment(other.name, other.current);
+      if (d?.listen?.port === port) throw conflict('port_in_use', `port ${port} is already used by project '${other.name}'`, 'listen.port');
+    }
+    if (!(await this.opts.portAvailable(port, name))) throw conflict('port_in_use', `port ${port} is in use on this machine`, 'listen.port');
+  }
+
+  /** The tenant's folders: readable by its group only; data and run owned by it. */
+  private async prepareTenant(p: ProjectRecord): Promise<void> {
+    const { store } = this.opts;
+    const dir = store.tenantDir(p.name);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await chown(dir, 0, p.gid);
+    await chmod(dir, 0o750);
+    await mkdir(store.deploymentsDir(p.name), { recursive: true, mode: 0o750 });
+    await chown(store.deploymentsDir(p.name), 0, p.gid);
+    for (const own of [store.dataDir(p.name), store.runDir(p.name)]) {
+      await mkdir(own, { recursive: true, mode: 0o700 });
+      await chown(own, p.uid, p.gid);
+      await chmod(own, 0o700);
+    }
+  }
+}
+
+/** The repo's project.json, when there is one. Errors name the file. */
+async function readRepoManifest(dir: string): Promise<RepoManifest | undefined> {
+  const file = path.join(dir, 'project.json');
+  let text: string;
+  try {
+    const st = await lstat(file);
+    if (!st.isFile()) return undefined;
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw badRequest('invalid_manifest', `project.json is not valid JSON: ${(err as Error).message}`, 'project.json');
+  }
+  return parseRepoManifest(json);
+}
+
+async function resolveRuntime(spec: ProjectSpec, repo: RepoManifest | undefined, dir: string): Promise<{ runtime: StoredDeployment['runtime']; entry: string }> {
+  const top = new Set(await readdir(dir));
+  let runtime = spec.runtime ?? repo?.runtime;
+  let entry = spec.entry ?? repo?.entry;
+  if (!runtime) {
+    const found = autodetect((f) => top.has(f));
+    if (!found) {
+      throw badRequest('cannot_detect_runtime', "cannot detect the runtime: add server.ts, index.ts, index.js, app.py or index.html, or set 'runtime'", 'runtime');
+    }
+    runtime = found.runtime;
+    entry ??= found.entry;
+  }
+  if (runtime === 'image' || runtime === 'dockerfile' || runtime === 'compose') {
+    throw new HttpError(422, 'runtime_unavailable', `the ${runtime} runtime needs the Docker driver, which is not enabled on this daemon`, 'runtime');
+  }
+  entry ??= DEFAULT_ENTRY[runtime]!;
+  const full = path.join(dir, entry);
+  const st = await stat(full).catch(() => undefined);
+  const want = runtime === 'static' ? st?.isDirectory() : st?.isFile();
+  if (!want || !(await exists(full))) {
+    throw badRequest('missing_entry', `the entry ${JSON.stringify(entry)} for runtime ${runtime} is not ${runtime === 'static' ? 'a folder' : 'a file'} in the source`, 'entry');
+  }
+  return { runtime, entry };
+}
+
+/** Makes a deployment's files read-only and readable by the tenant's group alone. */
+async function sealSource(dir: string, gid: number): Promise<void> {
+  const walk = async (p: string): Promise<void> => {
+    const st = await lstat(p);
+    if (st.isSymbolicLink()) {
+      await lchown(p, 0, gid); // never chown through a link
+      return;
+    }
+    await chown(p, 0, gid);
+    if (st.isDirectory()) {
+      await chmod(p, 0o750);
+      for (const e of await readdir(p)) await walk(path.join(p, e));
+    } else {
+      await chmod(p, st.mode & 0o100 ? 0o750 : 0o640);
+    }
+  };
+  await walk(dir);
+}
