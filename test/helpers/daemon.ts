@@ -1,6 +1,5 @@
 // A real daemon for a test: its own state folder and port, the data plane asked for, and a small
-// client for its API. Stopped after the test file.
-import { after } from 'node:test';
+// client for its API. Call stop() in an after() hook of the suite that started it.
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.ts';
 import type { DaemonConfig } from '../../src/daemon/config.ts';
 import { tempDir } from './tmp.ts';
@@ -88,7 +87,6 @@ export async function testDaemon(overrides: Partial<DaemonConfig> = {}): Promise
       await daemon.close();
     },
   };
-  after(() => daemon.close());
   return t;
 }
 

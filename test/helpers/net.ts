@@ -27,3 +27,18 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 10_000, in
   }
   throw last ?? new Error('condition not met in time');
 }
+
+/** A GET with headers fetch() will not send (Host), through node:http. */
+export function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    import('node:http').then(({ default: http }) => {
+      const req = http.get(url, { headers, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+    }, reject);
+  });
+}
