@@ -1,0 +1,97 @@
+// Shared by the deno, node and bun shims (plain JS: each runtime runs this file as it is).
+// What lives here is the part of the handler contract that must behave the same everywhere:
+// the startup configuration on stdin, the readiness probe, the ctx object and how an entry
+// module's exports become a handler.
+
+/** The daemon's readiness probe. The ingress strips every incoming x-webhost-* header, so only the daemon can send it. */
+export const PROBE_HEADER = 'x-webhost-probe';
+
+export function isProbe(headers) {
+  return headers.get(PROBE_HEADER) === '1';
+}
+
+export const PROBE_RESPONSE_INIT = { status: 204 };
+
+/** file:// URL of an absolute path; every segment escaped so '#', '?' and '%' in names survive. */
+export function fileUrl(path) {
+  return 'file://' + path.split('/').map(encodeURIComponent).join('/');
+}
+
+function parseConfig(line) {
+  const c = JSON.parse(line);
+  for (const key of ['entry', 'socket', 'dataDir']) {
+    if (typeof c[key] !== 'string' || !c[key]) throw new Error(`startup configuration: ${key} is missing`);
+  }
+  if (!c.env || typeof c.env !== 'object') throw new Error('startup configuration: env is missing');
+  if (!c.project || typeof c.project.name !== 'string') throw new Error('startup configuration: project is missing');
+  return c;
+}
+
+/**
+ * Reads the startup configuration (the first line of stdin: JSON) and then keeps reading, so that
+ * the end of stdin can be the daemon's "stop now, gracefully" signal. The pipe also closes when the
+ * daemon itself dies, so a tenant never outlives its daemon for long.
+ * `stream` is any async iterable of bytes (Deno.stdin.readable, process.stdin).
+ */
+export function readStartup(stream, onClose) {
+  return new Promise((resolve, reject) => {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let text = '';
+      let done = false;
+      try {
+        for await (const chunk of stream) {
+          if (done) continue;
+          text += decoder.decode(chunk, { stream: true });
+          const nl = text.indexOf('\n');
+          if (nl >= 0) {
+            done = true;
+            try {
+              resolve(parseConfig(text.slice(0, nl)));
+            } catch (err) {
+              reject(err);
+            }
+            text = '';
+          }
+        }
+      } catch (err) {
+        if (!done) reject(err);
+      }
+      if (!done) reject(new Error('stdin closed before the startup configuration arrived'));
+      else onClose();
+    })();
+  });
+}
+
+/** ctx as the handler contract defines it: the project's env, its data folder, its identity. */
+export function makeCtx(config) {
+  return {
+    env: { ...config.env },
+    dataDir: config.dataDir,
+    project: { name: config.project.name, deployment: config.project.deployment ?? null },
+  };
+}
+
+/**
+ * The web-standard handler of an entry module: a default-exported function (req, ctx), or a
+ * default-exported object with fetch(req, ctx). Returns a function (req, ctx) => Response.
+ */
+export function webHandler(mod, entry) {
+  const d = mod.default;
+  if (typeof d === 'function') return (req, ctx) => d(req, ctx);
+  if (d && typeof d === 'object' && typeof d.fetch === 'function') return (req, ctx) => d.fetch(req, ctx);
+  throw new Error(
+    `${entry}: the entry must default-export a handler function (req, ctx) => Response, or an object with a fetch(req, ctx) method`,
+  );
+}
+
+/** Copies the project env into the process env (see each shim for why this happens here and not at exec). */
+export function applyEnv(env, set) {
+  for (const [k, v] of Object.entries(env)) {
+    try {
+      set(k, String(v));
+    } catch (err) {
+      console.error(`[webhost] env variable ${JSON.stringify(k)} could not be set: ${err && err.message}`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// The deno shim: imports the tenant's entry and serves it with Deno.serve on a UNIX socket.
+// Run by `deno run` with permission flags the driver computes (read: source, data, run folder,
+// this folder; write: data, run folder; net; env; no run/ffi/sys).
+import { applyEnv, fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, readStartup, webHandler } from './common.mjs';
+
+let server = null;
+let stopping = false;
+
+// Graceful stop: stop accepting, let in-flight requests finish (Deno's shutdown does both), exit.
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  if (!server) Deno.exit(0);
+  server.shutdown().then(() => Deno.exit(0), () => Deno.exit(0));
+}
+
+let config;
+try {
+  config = await readStartup(Deno.stdin.readable, stop);
+} catch (err) {
+  console.error('[webhost] bad startup configuration:', err?.message ?? err);
+  Deno.exit(70);
+}
+
+// The project env reaches the process env here, not at exec: a project variable can then never
+// reconfigure the runtime or the sandbox launcher (DENO_DIR, LD_PRELOAD, ...).
+applyEnv(config.env, (k, v) => Deno.env.set(k, v));
+
+let handler;
+try {
+  handler = webHandler(await import(fileUrl(config.entry)), config.entry);
+} catch (err) {
+  console.error(err);
+  Deno.exit(1);
+}
+
+const ctx = makeCtx(config);
+try {
+  Deno.removeSync(config.socket); // a socket left by a crashed predecessor in the same folder
+} catch {
+  // nothing to remove
+}
+
+Deno.addSignalListener('SIGTERM', stop);
+Deno.addSignalListener('SIGINT', stop);
+
+server = Deno.serve(
+  {
+    path: config.socket,
+    onListen() {},
+    onError(err) {
+      console.error(err);
+      return new Response('Internal Server Error', { status: 500 });
+    },
+  },
+  (req) => (isProbe(req.headers) ? new Response(null, PROBE_RESPONSE_INIT) : handler(req, ctx)),
+);

@@ -1,0 +1,67 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
+import { createProcessDrivers } from '../../src/runtimes/index.ts';
+import { runtimeContract, type Fixture } from './contract.ts';
+import { hostileSuite } from './hostile.ts';
+import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+
+const fx: Fixture = {
+  runtime: 'deno',
+  files: { 'app.mjs': 'web/app.mjs' },
+  entry: 'app.mjs',
+  failures: [
+    { what: 'syntax error', fixture: 'web/syntax-error.mjs', entry: 'main.mjs', expect: /SyntaxError|Expression expected|Unexpected token/ },
+    { what: 'throw at import', fixture: 'web/throws.mjs', entry: 'main.mjs', expect: /about to fail[\s\S]*boom at import time/ },
+    { what: 'no handler exported', fixture: 'web/no-handler.mjs', entry: 'main.mjs', expect: /must default-export a handler/ },
+  ],
+  runtimeEnv: ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'RUST_BACKTRACE', 'NO_COLOR'],
+};
+
+runtimeContract(fx);
+hostileSuite(fx, 'auto');
+hostileSuite(fx, 'off');
+
+describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
+  let world: World;
+  let driver: RuntimeDriver;
+  before(async () => {
+    world = await makeWorld();
+    driver = (await createProcessDrivers({ stateDir: world.stateDir })).get('deno')!;
+  });
+  after(() => world?.close());
+
+  it('upgrades to a WebSocket with Deno.upgradeWebSocket', async () => {
+    const t = await makeTenant(world, 'deno-ws', { 'app.mjs': 'web/app.mjs' });
+    const i = await driver.start(t.spec('deno', 'app.mjs'));
+    try {
+      await i.ready(15_000);
+      const ws = new WebSocket(`ws+unix://${i.socketPath}:/ws`);
+      const reply = await new Promise<string>((resolve, reject) => {
+        ws.on('open', () => ws.send('ping'));
+        ws.on('message', (m) => resolve(String(m)));
+        ws.on('error', reject);
+      });
+      ws.close();
+      assert.equal(reply, 'echo:ping');
+    } finally {
+      await i.stop(500);
+    }
+  });
+
+  it('runs a TypeScript entry with an object default export, even under a commonjs package.json', async () => {
+    const t = await makeTenant(world, 'deno-ts', {
+      'package.json': { text: '{"name":"x","type":"commonjs"}' },
+      'server.ts': { text: 'export default { fetch(req: Request, ctx: { project: { name: string } }): Response { return new Response(`ts ${ctx.project.name} ${new URL(req.url).pathname}`); } };\n' },
+    });
+    const i = await driver.start(t.spec('deno', 'server.ts'));
+    try {
+      await i.ready(15_000);
+      const r = await request(i.socketPath, { path: '/p' });
+      assert.equal(r.text, 'ts deno-ts /p', t.output);
+    } finally {
+      await i.stop(500);
+    }
+  });
+});
