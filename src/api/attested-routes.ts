@@ -17,6 +17,7 @@ import type { ProjectRecord, StoredDeployment } from '../projects/model.ts';
 import type { Tee } from '../daemon/tee.ts';
 import { KEY_PATHS } from '../daemon/tee.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { treeHash } from '../projects/tree-hash.ts';
 
 export interface AttestedDeps {
   store: ProjectStore;
@@ -66,14 +67,31 @@ export function attestedRoutes(app: Hono, d: AttestedDeps): void {
     return key;
   };
 
+  /**
+   * The tree hash of the deployed files as they are on disk now: the quote binds this, so files
+   * changed behind the daemon's back cannot hide. A fresh (nonced) request always re-measures; the
+   * cached un-nonced one re-measures at most every few seconds.
+   */
+  const measurements = new Map<string, { at: number; tree: Promise<string> }>();
+  const measure = (p: ProjectRecord, dep: StoredDeployment, fresh: boolean): Promise<string> => {
+    const key = `${p.name}/${dep.id}`;
+    const m = measurements.get(key);
+    if (!fresh && m && Date.now() - m.at < 3_000) return m.tree;
+    const tree = treeHash(d.store.sourceDir(p.name, dep.id), new Set(dep.installed ?? []));
+    measurements.set(key, { at: Date.now(), tree });
+    tree.catch(() => measurements.delete(key));
+    return tree;
+  };
+
   /** Everything needed to attest the project's current state, read under its lock (one snapshot). */
-  const state = (name: string) =>
+  const state = (name: string, fresh: boolean) =>
     d.deployer.withLock(name, async () => {
       const p = attested(name);
       const dep = await d.deployer.currentDeployment(p);
-      const log = await d.trail.logs.current(name);
-      if (!log) throw new HttpError(503, 'attestation_unavailable', 'the audit log of this project is not available');
-      return { p, dep, log, evidence: log.evidence(), view: await d.view(p), key: await appKey(p, dep) };
+      const current = await d.trail.logs.currentEvidence(name);
+      if (!current) throw new HttpError(503, 'attestation_unavailable', 'the audit log of this project is not available');
+      const measuredTreeHash = dep.record.source.tree_hash === null ? undefined : await measure(p, dep, fresh);
+      return { p, dep, log: current.log, evidence: current.evidence, view: await d.view(p), key: await appKey(p, dep), measuredTreeHash };
     });
 
   const nonceOf = (c: Context): string | null => {
@@ -91,28 +109,31 @@ export function attestedRoutes(app: Hono, d: AttestedDeps): void {
   });
 
   app.get('/_api/projects/:name/audit', async (c) => {
-    const { evidence, log } = await state(c.req.param('name'));
+    const { evidence, log } = await state(c.req.param('name'), false);
     const size = evidence.entries.length;
     const m = intParam(c, 'consistency', size);
     const i = intParam(c, 'inclusion', Math.max(size - 1, 0));
     if (i !== undefined && size === 0) throw badRequest('invalid_inclusion', 'the log is empty', 'inclusion');
     const body: AuditResponse = { origin: evidence.origin, public_key: evidence.public_key, size, checkpoint: evidence.checkpoint, entries: evidence.entries };
-    if (m !== undefined) body.consistency_proof = log.consistencyProof(m, size).map(base64Encode);
-    if (i !== undefined) body.inclusion_proof = log.inclusionProof(i, size).map(base64Encode);
+    if ((m !== undefined || i !== undefined) && !log) {
+      throw new HttpError(503, 'audit_log_damaged', 'the audit log on disk fails its integrity check, so no proof can be made; its entries are served as stored');
+    }
+    if (m !== undefined) body.consistency_proof = log!.consistencyProof(m, size).map(base64Encode);
+    if (i !== undefined) body.inclusion_proof = log!.inclusionProof(i, size).map(base64Encode);
     return c.json(body, 200, CORS);
   });
 
   app.get('/_api/attest/:name', async (c) => {
     const nonce = nonceOf(c);
-    const s = await state(c.req.param('name'));
-    const body = await buildAttestation({ agent: d.tee.client, project: { ...s.view, app_key: s.key }, deployment: s.dep.record, log: { evidence: () => s.evidence }, appKey: s.key, nonce });
+    const s = await state(c.req.param('name'), nonce !== null);
+    const body = await buildAttestation({ agent: d.tee.client, project: { ...s.view, app_key: s.key }, deployment: s.dep.record, log: { evidence: () => s.evidence }, appKey: s.key, nonce, measuredTreeHash: s.measuredTreeHash });
     return c.json(body, 200, CORS);
   });
 
   app.get('/_api/verification/:name', async (c) => {
     const nonce = nonceOf(c);
     const name = c.req.param('name');
-    const s = await state(name);
+    const s = await state(name, nonce !== null);
     identity ??= daemonIdentity(d.tee.client, d.self).catch((e) => {
       identity = undefined;
       throw e;
@@ -128,10 +149,11 @@ export function attestedRoutes(app: Hono, d: AttestedDeps): void {
         previous: await d.trail.logs.previous(name),
         appKey: s.key,
         nonce,
+        measuredTreeHash: s.measuredTreeHash,
         collateral: d.collateral,
       });
     if (nonce) return c.json(await build(), 200, CORS);
-    const key = `${s.dep.id}:${s.evidence.entries.length}:${s.evidence.checkpoint}`;
+    const key = `${s.dep.id}:${s.measuredTreeHash}:${s.evidence.entries.length}:${s.evidence.checkpoint}`;
     let entry = cached.get(name);
     if (entry?.key !== key) {
       entry = { key, bundle: build() };

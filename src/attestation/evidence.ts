@@ -45,6 +45,12 @@ export interface AttestationInput {
   appKey: string | null;
   /** The caller's nonce (hex, ≤ 64 bytes) as received, or null. */
   nonce: string | null;
+  /**
+   * The tree hash of the deployed files as the daemon measured them just now. The quote binds the
+   * measurement, not the record: files swapped on disk behind the daemon's back make the quoted
+   * deployment differ from the recorded one, and every verifier sees it.
+   */
+  measuredTreeHash?: string | null;
 }
 
 export interface EvidenceInput extends AttestationInput {
@@ -74,7 +80,7 @@ const unavailable = (message: string, cause?: unknown): HttpError => {
 };
 
 /** The preimage of the project's current state, from one snapshot of its log. */
-export function buildPreimage(i: Pick<AttestationInput, 'project' | 'deployment' | 'appKey' | 'nonce'>, log: ClosedLog): Preimage {
+export function buildPreimage(i: Pick<AttestationInput, 'project' | 'deployment' | 'appKey' | 'nonce' | 'measuredTreeHash'>, log: ClosedLog): Preimage {
   const name = i.project.name;
   if (typeof name !== 'string' || name !== i.deployment.project) {
     throw new Error(`evidence: project view ${JSON.stringify(name)} and deployment record ${JSON.stringify(i.deployment.project)} name different projects`);
@@ -87,7 +93,7 @@ export function buildPreimage(i: Pick<AttestationInput, 'project' | 'deployment'
   return {
     v: PREIMAGE_VERSION,
     project: name,
-    deployment: deploymentRef(i.deployment),
+    deployment: { ...deploymentRef(i.deployment), ...(i.measuredTreeHash !== undefined ? { tree_hash: i.measuredTreeHash } : {}) },
     log: { origin: log.origin, size: cp.size, root_hash: base64Encode(cp.rootHash), public_key: log.public_key },
     app_key: i.appKey,
     nonce: normalizeNonce(i.nonce),

@@ -11,7 +11,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
-import { isValidKeyName } from '../verify/note.ts';
+import { isValidKeyName, ed25519NoteKey } from '../verify/note.ts';
 import type { ClosedLog } from '../verify/bundle.ts';
 import type { NewLogEntry } from './entry.ts';
 import { AuditLogIntegrityError } from './errors.ts';
@@ -120,6 +120,27 @@ export class AuditLogs {
       this.open_.delete(project);
       return closed;
     });
+  }
+
+  /**
+   * The current log's public evidence. When the log fails its integrity check on disk, it is served
+   * exactly as stored (with the problem named) rather than withheld: a verifier then shows which
+   * check fails and how, instead of an error that hides the log.
+   */
+  async currentEvidence(project: string): Promise<{ log: AuditLog; evidence: ClosedLog } | { log: undefined; evidence: ClosedLog; problem: string } | undefined> {
+    try {
+      const log = await this.current(project);
+      return log ? { log, evidence: log.evidence() } : undefined;
+    } catch (err) {
+      if (!(err instanceof AuditLogIntegrityError)) throw err;
+      const open = (await this.incarnations(project)).filter((i) => i.closedAt === null);
+      if (open.length !== 1) throw err;
+      const { origin, checkpoint, entries } = await readLogVerbatim(open[0]!.dir);
+      // The key the daemon derives for this origin, never the one the damaged files claim: a log
+      // re-signed by another key must fail verification, not bring its own key along.
+      const public_key = ed25519NoteKey(origin, await this.opts.seedFor(origin)).vkey;
+      return { log: undefined, evidence: { origin, public_key, checkpoint, entries }, problem: err.message };
+    }
   }
 
   /** Closed logs of earlier incarnations, oldest first, exactly as stored: a verifier judges them. */

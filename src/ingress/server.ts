@@ -133,7 +133,7 @@ export class Ingress {
       });
     });
     if (t === 'bad') return json(res, 400, { error: 'bad request target', code: 'bad_request' });
-    if (t === null) return this.opts.daemon(req, res);
+    if (t === null) return this.toDaemon(req, res, via);
     const [appPath, query] = splitQuery(t.path);
     if (appPath === '') {
       // `/<name>` → `/<name>/`: relative links in the app resolve under its prefix.
@@ -142,10 +142,27 @@ export class Ingress {
     }
     if (appPath === VERIFIER_PAGE) {
       req.url = `/_webhost/verify/${t.project}${query}`;
-      return this.opts.daemon(req, res);
+      return this.toDaemon(req, res, via);
     }
     const route = this.opts.routes.get(t.project);
     this.dispatch(route, req, res, t, appPath, query, via);
+  }
+
+  /**
+   * Hands a request to the daemon's own handler with one header it can trust: the client address
+   * (`x-webhost-remote`). Whatever x-webhost-* headers the client sent are removed first.
+   */
+  private toDaemon(req: IncomingMessage, res: ServerResponse, via: Via): void {
+    const remote = this.remote(req, via);
+    const raw: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      if (!req.rawHeaders[i]!.toLowerCase().startsWith('x-webhost-')) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    raw.push('x-webhost-remote', remote);
+    for (const k of Object.keys(req.headers)) if (k.startsWith('x-webhost-')) delete req.headers[k];
+    req.headers['x-webhost-remote'] = remote;
+    Object.defineProperty(req, 'rawHeaders', { value: raw, configurable: true });
+    this.opts.daemon(req, res);
   }
 
   private dispatch(route: Route | undefined, req: IncomingMessage, res: ServerResponse, t: Target, appPath: string, query: string, via: Via): void {

@@ -272,7 +272,12 @@ export class Deployer {
         await mkdir(store.deploymentDir(name, id), { recursive: true, mode: 0o750 });
         await rename(files, store.sourceDir(name, id));
         createdDeployment = id;
-        if (resolved.runtime !== 'static') await this.opts.runner.driver(resolved.runtime as ProcessRuntime).prepare(this.opts.runner.spec(project, deployment, store.runDir(name)));
+        if (resolved.runtime !== 'static') {
+          const before = new Set(await readdir(store.sourceDir(name, id)));
+          await this.opts.runner.driver(resolved.runtime as ProcessRuntime).prepare(this.opts.runner.spec(project, deployment, store.runDir(name)));
+          const added = (await readdir(store.sourceDir(name, id))).filter((e) => !before.has(e)).sort();
+          if (added.length) deployment.installed = added;
+        }
         await sealSource(store.deploymentDir(name, id), project.gid);
         await store.saveDeployment(name, deployment);
       }

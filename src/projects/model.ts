@@ -49,6 +49,8 @@ export interface StoredDeployment {
   limits: Limits;
   /** The uploader's claim of a commit for tarball deploys (never checked). */
   claimed_commit: string | null;
+  /** Top-level entries the dependency install added (e.g. node_modules): outside the tree hash. */
+  installed?: string[];
 }
 
 /** The shape the API returns (admin and public views differ only in what the caller may see). */

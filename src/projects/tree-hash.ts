@@ -30,10 +30,11 @@ function compareEntries(a: TreeEntry, b: TreeEntry): number {
 }
 
 /** Tree id of `dir`, or null when it holds no files at all (git does not record empty folders). */
-async function treeOf(dir: string): Promise<Buffer | null> {
+async function treeOf(dir: string, exclude: ReadonlySet<string> = new Set()): Promise<Buffer | null> {
   const entries: TreeEntry[] = [];
   for (const dirent of await readdir(dir, { withFileTypes: true })) {
     const name = dirent.name;
+    if (exclude.has(name)) continue;
     const full = path.join(dir, name);
     const st = await lstat(full);
     if (st.isSymbolicLink()) {
@@ -56,7 +57,8 @@ async function treeOf(dir: string): Promise<Buffer | null> {
 
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 
-export async function treeHash(dir: string): Promise<string> {
-  const id = await treeOf(dir);
+/** `exclude`: top-level names left out (what the dependency install added, which no tree records). */
+export async function treeHash(dir: string, exclude: ReadonlySet<string> = new Set()): Promise<string> {
+  const id = await treeOf(dir, exclude);
   return id ? id.toString('hex') : EMPTY_TREE;
 }

@@ -92,8 +92,11 @@ export function bwrapArgs(privileged: boolean, spec: SandboxSpec): string[] {
     : ['--unshare-all', '--share-net', '--unshare-user', '--disable-userns'];
   args.push('--die-with-parent', '--new-session', '--hostname', 'webhost');
   if (privileged) {
-    // setpriv (inside) needs only these to drop to the tenant's user; nothing else survives
-    args.push('--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP');
+    // Between bwrap and setpriv, root keeps only what it needs: entering the tenant-owned working
+    // folder (DAC_READ_SEARCH) and dropping to the tenant's user (SETUID, SETGID, SETPCAP).
+    // setpriv then drops these too; the tenant's process has no capability at all.
+    args.push('--cap-drop', 'ALL');
+    for (const cap of ['CAP_DAC_READ_SEARCH', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP']) args.push('--cap-add', cap);
   }
   args.push(...parentDirArgs([...ETC_FILES, ...spec.mounts.map((m) => m.inside)]));
   args.push(...systemArgs());

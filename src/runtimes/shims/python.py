@@ -19,16 +19,16 @@ Connections are served by threads (at most MAX_CONNECTIONS at a time: threads co
 tenant's pids limit).
 """
 
-import asyncio
 import importlib.util
-import inspect
 import json
 import os
 import signal
 import socket
 import sys
 import threading
-import traceback
+
+# asyncio, inspect and traceback are imported where they are needed: together they cost more
+# startup time than everything else here, and most apps need none of them.
 
 PROBE_HEADER = 'x-webhost-probe'
 MAX_LINE = 65536
@@ -314,6 +314,8 @@ class Server:
             self.wsgi = app
             self.handle = None
         elif callable(handle):
+            import asyncio
+            import inspect
             self.wsgi = None
             self.handle = handle
             try:
@@ -410,6 +412,7 @@ class Server:
         except OSError:
             return False
         except BaseException:  # the app failed: log it, answer 500 when the head is still ours to send
+            import traceback
             traceback.print_exc()
             if not res.head_sent:
                 error_response(conn, 500, 'Internal Server Error')
@@ -529,6 +532,8 @@ class Server:
         if self.handle_wants_ctx:
             args.append(self.ctx)
         result = self.handle(*args)
+        import asyncio
+        import inspect
         if inspect.isawaitable(result):
             result = asyncio.run_coroutine_threadsafe(_await(result), self.loop).result()
         if not isinstance(result, (tuple, list)) or len(result) != 3:
@@ -614,6 +619,7 @@ def main():
     try:
         server = Server(config, load_module(config))
     except BaseException:  # a syntax error, an exception at import, a SystemExit: all are start failures
+        import traceback
         traceback.print_exc()
         return 1
 
