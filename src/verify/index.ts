@@ -29,3 +29,6 @@ export { parseLogEntry, parseLogOrigin, deploymentRefProblem, sameDeploymentRef,
 export { checkSourceTree, type SourceFetcher } from './source-check.ts';
 export { verificationPath, attestPath, auditPath, parseVerifyTarget, isProjectName, isNonce, type VerifyTarget } from './endpoints.ts';
 export { headline } from './headline.ts';
+export { onchainHook, ONCHAIN_CHECK_IDS, BASE_MAINNET_KMS, BASE_MAINNET_CHAIN_ID, type OnchainOptions } from './onchain.ts';
+export { SIGNATURES, SELECTORS, EVENT_SIGNATURES, selector, eventTopic, checksumAddress, normalizeAddress, isAddress, encodeIsAppAllowed, decodeBool, decodeBoolString, decodeBytesList, revertReason, AbiError, type AppBootInfo } from './onchain-abi.ts';
+export { JsonRpcClient, RpcRevert, RpcFailure, rpcLabel, type RpcFetch, type RpcLog, type RpcClientOptions } from './onchain-rpc.ts';
