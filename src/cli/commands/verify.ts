@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../../lib/atomic-file.ts';
 import type { AuditResponse } from '../../verify/api-shapes.ts';
 import type { Collateral, EvidenceBundle } from '../../verify/bundle.ts';
 import { readCheckpointBody } from '../../verify/bundle-checks.ts';
-import { skip, type Check, type Facts, type Report } from '../../verify/check.ts';
+import type { Check, Facts, Report } from '../../verify/check.ts';
 import { auditPath, isNonce, parseVerifyTarget, verificationPath, type VerifyTarget } from '../../verify/endpoints.ts';
 import { headline } from '../../verify/headline.ts';
 import { parseQuoteInput } from '../../verify/input.ts';
@@ -19,6 +19,8 @@ import type { SeenCheckpoint } from '../../verify/log-checks.ts';
 import { base64Encode } from '../../verify/note.ts';
 import type { VerifyOptions } from '../../verify/policy.ts';
 import type { SourceFetcher } from '../../verify/source-check.ts';
+import { isAddress } from '../../verify/onchain-abi.ts';
+import { onchainHook } from '../../verify/onchain.ts';
 import { verifyBundle, type OnchainHook } from '../../verify/verify-bundle.ts';
 import { verifyQuote } from '../../verify/verify-quote.ts';
 
@@ -40,7 +42,11 @@ https://<host>/_api/verification/<name> or a saved .json.
                           report then says SIMULATED); without it a simulated TEE fails
   --simulator-root FILE   trust this simulator root CA (PEM, DER or hex) instead of the carried one
   --tolerate-tcb STATUS   accept this TCB status with a warning (repeatable), e.g. SWHardeningNeeded
-  --rpc URL               chain RPC for the on-chain checks (KMS contracts)
+  --rpc URL               chain RPC for the on-chain checks: where the CVM's keys come from dstack's
+                          KMS, its app-id must be registered and its compose-hash allowed by the
+                          KMS contracts (current state); e.g. a Base mainnet RPC
+  --kms ADDRESS           the DstackKms contract (default: Phala Cloud's on Base mainnet, used
+                          only when the RPC serves chain 8453)
   --no-source             do not fetch the source with git to reproduce the recorded tree hash
   --quote FILE            check a quote from elsewhere: raw, hex, or a dstack GetQuote JSON response
 
@@ -51,9 +57,9 @@ Exit status: 0 when no check failed, 1 when one did or the evidence could not be
 const MARK: Record<Check['status'], string> = { pass: '✓', fail: '✗', warn: '!', skip: '-' };
 const FETCH_TIMEOUT_MS = 30_000;
 
-/** Other modules plug in here: the on-chain checks, given the --rpc URL. */
+/** Other modules plug in here: the on-chain checks, given the --rpc URL (default: onchainHook). */
 export interface VerifyCommandDeps {
-  onchain?: (rpcUrl: string) => OnchainHook;
+  onchain?: (rpcUrl: string, kmsAddress?: string) => OnchainHook;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -71,6 +77,7 @@ interface Flags {
   simulatorRoot?: string;
   tolerateTcb: string[];
   rpc?: string;
+  kms?: string;
   noSource: boolean;
   quote?: string;
   help: boolean;
@@ -93,6 +100,7 @@ function parseFlags(argv: string[]): Flags {
         'simulator-root': { type: 'string' },
         'tolerate-tcb': { type: 'string', multiple: true },
         rpc: { type: 'string' },
+        kms: { type: 'string' },
         'no-source': { type: 'boolean' },
         quote: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -116,6 +124,7 @@ function parseFlags(argv: string[]): Flags {
   if (v.now !== undefined) f.now = v.now;
   if (v['simulator-root'] !== undefined) f.simulatorRoot = v['simulator-root'];
   if (v.rpc !== undefined) f.rpc = v.rpc;
+  if (v.kms !== undefined) f.kms = v.kms;
   if (v.quote !== undefined) f.quote = v.quote;
   if (f.help) return f;
 
@@ -126,6 +135,8 @@ function parseFlags(argv: string[]): Flags {
   for (const [flag, url] of [['--pccs', f.pccs], ['--rpc', f.rpc]] as const) {
     if (url !== undefined && !/^https?:\/\/[^\s]+$/i.test(url)) throw new UsageError(`${flag} must be an http(s) URL`);
   }
+  if (f.kms !== undefined && f.rpc === undefined) throw new UsageError('--kms needs --rpc (the chain to read it on)');
+  if (f.kms !== undefined && !isAddress(f.kms)) throw new UsageError('--kms must be a 20-byte hex address (0x + 40 hex digits)');
   return f;
 }
 
@@ -416,9 +427,7 @@ async function verifyTarget(f: Flags, deps: VerifyCommandDeps): Promise<number> 
 
   let onchain: OnchainHook | undefined;
   if (f.rpc !== undefined) {
-    onchain = deps.onchain
-      ? deps.onchain(f.rpc)
-      : async () => [skip('onchain', 'On-chain anchor (KMS contracts)', `--rpc ${f.rpc} was given, but this build has no on-chain checks yet: not checked.`)];
+    onchain = deps.onchain ? deps.onchain(f.rpc, f.kms) : onchainHook({ rpcUrl: f.rpc, ...(f.kms !== undefined ? { kmsAddress: f.kms } : {}) });
   }
 
   const report = await verifyBundle(bundle, {
