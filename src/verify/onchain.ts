@@ -154,6 +154,9 @@ async function checkChain(o: OnchainOptions, rpc: JsonRpcClient): Promise<{ chec
     const hint = o.chainId === undefined ? ' Without a KMS address, only Base mainnet\'s KMS is known: give the KMS address for this chain (--kms).' : '';
     return { check: fail(id, title, `The RPC serves chain ${chainId}, not chain ${expectedChain}${CHAIN_NAMES[expectedChain] ? ` (${CHAIN_NAMES[expectedChain]})` : ''}.${hint}`, { expected: String(expectedChain), actual: String(chainId), facts }), chainId };
   }
+  if (o.kmsAddress === undefined && chainId !== BASE_MAINNET_CHAIN_ID) {
+    return { check: fail(id, title, `No KMS address was given, and only Base mainnet's is known (the RPC serves chain ${chainId}): give the DstackKms address for this chain (--kms).`, { facts }), chainId };
+  }
   let kms: string;
   try {
     kms = '0x' + normalizeAddress(o.kmsAddress ?? BASE_MAINNET_KMS);
@@ -348,7 +351,9 @@ async function checkIsAppAllowed(c: Ctx): Promise<Check> {
   }
   facts.answers = answers;
   const last = Object.values(answers).pop() as { allowed: boolean; reason: string };
-  const reasons = Object.entries(answers).map(([k, v]) => `${k}: ${(v as { reason: string }).reason || '(no reason)'}`).join('; ');
+  const said = Object.entries(answers).map(([k, v]) => [k, (v as { reason: string }).reason || '(no reason)'] as const);
+  // One device id or one answer for all of them: say it once.
+  const reasons = new Set(said.map(([, r]) => r)).size === 1 ? said[0]![1] : said.map(([k, r]) => `${k}: ${r}`).join('; ');
   return fail(id, title, `The KMS's own isAppAllowed refuses this boot: ${reasons}.`, { expected: '(true, "")', actual: `(${String(last.allowed)}, ${JSON.stringify(last.reason)})`, facts });
 }
 

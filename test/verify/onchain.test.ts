@@ -182,6 +182,9 @@ test('the KMS address: Base mainnet\'s only on chain 8453, otherwise it must be 
 
   const wrong = await onchainHook({ rpcUrl: chain.url, kmsAddress: BASE_MAINNET_KMS, chainId: 8453 })(id, { facts: FACTS, checks: [] });
   assert.equal(check({ checks: wrong }, 'onchain.chain').status, 'fail');
+  // The chain the user expects, but no KMS address for it: Base mainnet's is not borrowed.
+  const other = await onchainHook({ rpcUrl: chain.url, chainId: 31337 })(id, { facts: FACTS, checks: [] });
+  assert.match(check({ checks: other }, 'onchain.chain').summary, /No KMS address was given, and only Base mainnet's is known \(the RPC serves chain 31337\)/);
 
   const base = await startLocalChain({ chainId: 8453 });
   try {
