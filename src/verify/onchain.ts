@@ -372,8 +372,8 @@ async function guarded(id: OnchainCheckId, f: () => Promise<Check>): Promise<Che
   try {
     return await f();
   } catch (e) {
-    const why = e instanceof RpcFailure ? e.message : `unexpected error: ${errorMessage(e)}`;
-    return fail(id, TITLES[id], `The chain could not be read: ${why}.`);
+    if (e instanceof RpcFailure) return fail(id, TITLES[id], `The chain could not be read: ${e.message}.`);
+    return fail(id, TITLES[id], `The check could not run: ${errorMessage(e)}.`);
   }
 }
 
