@@ -170,6 +170,20 @@ export function runtimeContract(fx: Fixture): void {
       }
     });
 
+    it('reaches the internet over HTTPS, trusting the machine’s CA store', async (t) => {
+      const target = 'https://registry.npmjs.org/ms';
+      const hostCan = await fetch(target).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (!hostCan) {
+        t.skip('this machine itself cannot reach the npm registry');
+        return;
+      }
+      const r = await request(inst.socketPath, { path: `/fetch?url=${encodeURIComponent(target)}`, timeoutMs: 30_000 });
+      assert.equal(r.text, 'status 200');
+    });
+
     for (const f of fx.failures) {
       it(`reports a start failure with the app's output: ${f.what}`, async () => {
         const t = await makeTenant(world, `${rt}-bad-${fx.failures.indexOf(f)}`, { [f.entry]: f.fixture });

@@ -2,7 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers } from '../../src/runtimes/index.ts';
+import { createProcessDrivers, deploymentCacheDir } from '../../src/runtimes/index.ts';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
 import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
@@ -16,7 +18,7 @@ const fx: Fixture = {
     { what: 'throw at import', fixture: 'web/throws.mjs', entry: 'main.mjs', expect: /about to fail[\s\S]*boom at import time/ },
     { what: 'no handler exported', fixture: 'web/no-handler.mjs', entry: 'main.mjs', expect: /must default-export a handler/ },
   ],
-  runtimeEnv: ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'RUST_BACKTRACE', 'NO_COLOR'],
+  runtimeEnv: ['DENO_DIR', 'DENO_NO_UPDATE_CHECK', 'DENO_TLS_CA_STORE', 'RUST_BACKTRACE', 'NO_COLOR'],
 };
 
 runtimeContract(fx);
@@ -48,6 +50,26 @@ describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
     } finally {
       await i.stop(500);
     }
+  });
+
+  it("resolves npm: specifiers at start, into the deployment's own cache", async (t) => {
+    if (!(await fetch('https://registry.npmjs.org/ms').then((r) => r.ok, () => false))) {
+      t.skip('this machine cannot reach the npm registry');
+      return;
+    }
+    const tn = await makeTenant(world, 'deno-npm', { 'server.ts': { text: "import ms from 'npm:ms@2.1.3';\nexport default () => new Response('ms ' + ms(120000));\n" } });
+    for (let round = 0; round < 2; round++) {
+      const i = await driver.start(tn.spec('deno', 'server.ts'));
+      try {
+        await i.ready(60_000);
+        assert.equal((await request(i.socketPath, { path: '/' })).text, 'ms 2m', tn.output);
+      } finally {
+        await i.stop(500);
+      }
+    }
+    const cache = deploymentCacheDir(world.stateDir, 'deno-npm', 'd1');
+    assert.ok(existsSync(path.join(cache, 'npm')), `no npm cache in ${cache}`);
+    assert.equal(statSync(cache).uid, tn.uid);
   });
 
   it('runs a TypeScript entry with an object default export, even under a commonjs package.json', async () => {

@@ -18,7 +18,7 @@ const fx: Fixture = {
     { what: 'throw at import', fixture: 'web/throws.mjs', entry: 'main.mjs', expect: /about to fail[\s\S]*boom at import time/ },
     { what: 'no handler exported', fixture: 'web/no-handler.mjs', entry: 'main.mjs', expect: /must default-export a handler/ },
   ],
-  runtimeEnv: [],
+  runtimeEnv: ['NODE_EXTRA_CA_CERTS'],
 };
 
 runtimeContract(fx);

@@ -49,6 +49,8 @@ export function denoProfile(explicit?: string): RuntimeProfile {
       return {
         DENO_DIR: view.cache ?? path.posix.join(view.tmp, 'deno'),
         DENO_NO_UPDATE_CHECK: '1',
+        // trust the machine's own CA store too (the sandbox shows /etc/ssl), not only deno's bundled roots
+        DENO_TLS_CA_STORE: 'mozilla,system',
         RUST_BACKTRACE: '0',
         NO_COLOR: '1',
       };

@@ -1,13 +1,15 @@
 // Node: confined by its permission model (and by bubblewrap where the machine has it). The flag
 // is --experimental-permission up to Node 22.12 and --permission after; which one this node
 // takes is found out by asking it.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { InstallStep, Mechanism, RuntimeBinary, RuntimeProfile, TenantView } from '../profile.ts';
 import { runCommand } from '../run-command.ts';
 import { which } from '../which.ts';
 import { INSIDE } from '../sandbox.ts';
 import { wantsDependencies } from './package-json.ts';
+
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 let permissionFlag: Promise<string> | null = null;
 
@@ -45,7 +47,9 @@ export function nodeProfile(explicit?: string): RuntimeProfile {
     },
 
     env(): Record<string, string> {
-      return {};
+      // Node trusts only its bundled roots; the machine's CA store (shown in the sandbox under
+      // /etc/ssl) is what every other runtime here trusts, so node gets it too.
+      return existsSync(SYSTEM_CA_BUNDLE) ? { NODE_EXTRA_CA_CERTS: SYSTEM_CA_BUNDLE } : {};
     },
 
     async mechanisms(): Promise<Mechanism[]> {
