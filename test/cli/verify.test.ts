@@ -218,10 +218,10 @@ test('a tampered bundle (an audit entry edited) fails naming log.entries; a save
   assert.match(line(stale, 'binding.nonce'), /^✗ binding\.nonce .*\[expected: f00d; actual: feed\]/);
 });
 
-test('--rpc is accepted and passed through; the on-chain check says it did not run', async () => {
+test('--rpc runs the on-chain checks; the simulator boots without a KMS, so they are skipped, saying why', async () => {
   const r = await verify(APP, '--allow-simulator', '--no-source', '--rpc', 'https://rpc.example');
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(line(r, 'onchain'), /^- onchain .*--rpc https:\/\/rpc\.example was given/);
+  assert.match(line(r, 'onchain.key-provider'), /^- onchain\.key-provider .*"local-sgx", not "kms"/);
 });
 
 test('--quote checks a quote from elsewhere: GetQuote JSON, hex or binary; a bit flipped fails', async () => {
