@@ -26,8 +26,8 @@ export interface ApiDeps {
   log: (msg: string) => void;
   /** Attested mode (promote and the public evidence), when the daemon has a TEE. */
   attested?: Omit<AttestedDeps, 'view' | 'requireAdmin' | 'remote' | 'store' | 'deployer'>;
-  /** Extra routes mounted by other parts of the daemon (pages). */
-  extend?: (app: Hono) => void;
+  /** The daemon's pages, mounted before the API routes so `/` can answer browsers with HTML. */
+  pages?: (app: Hono) => void;
 }
 
 type Env = { Variables: { admin: boolean } };
@@ -71,6 +71,7 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     return p;
   };
 
+  deps.pages?.(app as unknown as Hono);
   app.options('/_api/*', (c) => c.body(null, 204, PUBLIC_CORS));
   app.get('/_api/health', (c) => c.json({ ok: true }));
   app.get('/_api/substrate', async (c) => c.json(await deps.substrate(), 200, PUBLIC_CORS));
@@ -175,6 +176,5 @@ export function createApi(deps: ApiDeps): Hono<Env> {
       throw new HttpError(422, 'attestation_unavailable', 'attested mode is not available on this daemon');
     });
   }
-  deps.extend?.(app as unknown as Hono);
   return app;
 }

@@ -14,6 +14,7 @@ import { AccessLog } from '../ingress/access-log.ts';
 import { NginxPlane, findNginx } from '../ingress/nginx-plane.ts';
 import { ConfigError } from './token.ts';
 import { createApi } from '../api/app.ts';
+import { mountPages } from '../web/index.ts';
 import { tokenChecker } from '../api/auth.ts';
 import { createProcessDrivers } from '../runtimes/index.ts';
 import type { IsolationReport } from '../runtimes/driver.ts';
@@ -143,6 +144,7 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     substrate,
     uploadLimitBytes: config.uploadLimitBytes,
     log,
+    pages: (app) => mountPages(app, { log }),
     attested: {
       trail,
       tee,
