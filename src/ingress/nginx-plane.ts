@@ -11,6 +11,7 @@ import net from 'node:net';
 import { writeFileAtomic } from '../lib/atomic-file.ts';
 import { renderNginxConfig, ACCESS_LOG_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
 import { LogTail } from './log-tail.ts';
+import { TcpRelay } from './tcp-relay.ts';
 import type { RouteTable } from './route-table.ts';
 
 export interface NginxPlaneOptions {
@@ -65,6 +66,7 @@ export class NginxPlane {
   private applying: Promise<unknown> = Promise.resolve();
   private stderrTail = '';
   private tail: LogTail | undefined;
+  private readonly relays = new Map<string, TcpRelay>();
 
   constructor(o: NginxPlaneOptions) {
     this.o = o;
@@ -158,20 +160,49 @@ export class NginxPlane {
     return run;
   }
 
-  /** Points each proxied project's stable link at its current instance; true when any link moved. */
+  /**
+   * Points each proxied project's stable upstream at its current instance; true when any moved.
+   * A unix-socket app gets a symlink to its socket (connect() follows it); a TCP app (a container)
+   * gets a byte relay listening at that path, retargeted on a swap.
+   */
   private async syncLinks(): Promise<boolean> {
     let moved = false;
+    const wanted = new Set<string>();
     for (const name of this.o.routes.names()) {
       const route = this.o.routes.get(name);
       if (route?.kind !== 'proxy') continue;
+      wanted.add(name);
       const link = upstreamLink(this.o.prefix, name);
+      const addr = route.upstream.address;
+      if ('host' in addr) {
+        const relay = this.relays.get(name);
+        if (relay) {
+          const cur = relay.current;
+          if (cur.host !== addr.host || cur.port !== addr.port) {
+            relay.retarget(addr);
+            moved = true;
+          }
+          continue;
+        }
+        const r = new TcpRelay(addr);
+        await r.listenUnix(link);
+        this.relays.set(name, r);
+        continue;
+      }
+      await this.relays.get(name)?.close();
+      this.relays.delete(name);
       const current = await readlink(link).catch(() => undefined);
-      if (current === route.upstream.socketPath) continue;
+      if (current === addr.socketPath) continue;
       const tmp = `${link}.${process.pid}.tmp`;
       await rm(tmp, { force: true });
-      await symlink(route.upstream.socketPath, tmp);
+      await symlink(addr.socketPath, tmp);
       await rename(tmp, link); // atomic: a connect sees the old target or the new, never none
       moved ||= current !== undefined;
+    }
+    for (const [name, relay] of this.relays) {
+      if (wanted.has(name)) continue;
+      await relay.close();
+      this.relays.delete(name);
     }
     return moved;
   }
@@ -218,5 +249,7 @@ export class NginxPlane {
     }
     await this.tail?.stop();
     this.tail = undefined;
+    for (const r of this.relays.values()) await r.close();
+    this.relays.clear();
   }
 }

@@ -87,7 +87,7 @@ export function proxyRequest(
     }
   };
   const up = http.request({
-    socketPath: upstream.socketPath,
+    ...upstream.connectOptions,
     agent: upstream.agent,
     method: req.method,
     path,
@@ -131,7 +131,8 @@ export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer,
       upstream.leave();
     }
   };
-  const conn = net.connect(upstream.socketPath);
+  const target = upstream.connectOptions;
+  const conn = 'socketPath' in target ? net.connect(target.socketPath) : net.connect(target.port, target.host);
   const headers = upstreamHeaders(req.headers, fwd, true);
   let text = `${req.method} ${path} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(headers)) {

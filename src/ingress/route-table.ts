@@ -3,15 +3,28 @@
 import http from 'node:http';
 import { EventEmitter } from 'node:events';
 
+/** Where an app listens: a unix socket (process runtimes) or a TCP address (containers). */
+export type UpstreamAddress = { socketPath: string } | { host: string; port: number };
+
 export class Upstream {
-  readonly socketPath: string;
+  readonly address: UpstreamAddress;
   readonly agent: http.Agent;
   inflight = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(socketPath: string) {
-    this.socketPath = socketPath;
+  constructor(address: string | UpstreamAddress) {
+    this.address = typeof address === 'string' ? { socketPath: address } : address;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  }
+
+  /** Options for http.request / net.connect. */
+  get connectOptions(): { socketPath: string } | { host: string; port: number } {
+    return this.address;
+  }
+
+  /** The unix socket path, when the app listens on one. */
+  get socketPath(): string | undefined {
+    return 'socketPath' in this.address ? this.address.socketPath : undefined;
   }
 
   enter(): void {

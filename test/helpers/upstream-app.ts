@@ -7,12 +7,14 @@ import { tempDir } from './tmp.ts';
 
 export interface UpstreamApp {
   socketPath: string;
+  /** Set when the app listens on TCP (as a container does) instead of a unix socket. */
+  tcp?: { host: string; port: number };
   /** Requests as the app saw them. */
   seen: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>;
   close(): Promise<void>;
 }
 
-export async function startUpstreamApp(name = 'app'): Promise<UpstreamApp> {
+export async function startUpstreamApp(name = 'app', opts: { tcp?: boolean } = {}): Promise<UpstreamApp> {
   const socketPath = path.join(tempDir('upstream-'), `${name}.sock`);
   const seen: UpstreamApp['seen'] = [];
   const server = http.createServer((req, res) => {
@@ -94,9 +96,16 @@ export async function startUpstreamApp(name = 'app'): Promise<UpstreamApp> {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
     wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (m, isBinary) => ws.send(isBinary ? m : `echo: ${m.toString()}`)));
   });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  let tcp: UpstreamApp['tcp'];
+  if (opts.tcp) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    tcp = { host: '127.0.0.1', port: (server.address() as import('node:net').AddressInfo).port };
+  } else {
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  }
   return {
     socketPath,
+    tcp,
     seen,
     async close() {
       wss.close();

@@ -98,19 +98,61 @@ for (const kind of planes) {
     let plane: Plane;
     let app: UpstreamApp;
     let other: UpstreamApp;
+    let tcpApp: UpstreamApp;
+    let tcpOther: UpstreamApp;
     before(async () => {
       app = await startUpstreamApp('app');
       other = await startUpstreamApp('other');
+      tcpApp = await startUpstreamApp('tcp-app', { tcp: true });
+      tcpOther = await startUpstreamApp('tcp-other', { tcp: true });
       plane = await startPlane(kind);
       plane.routes.set('app', { kind: 'proxy', project: 'app', upstream: new Upstream(app.socketPath) });
       plane.routes.set('down', { kind: 'proxy', project: 'down', upstream: new Upstream(path.join(tempDir(), 'nothing.sock')) });
       plane.routes.set('starting', { kind: 'unavailable', project: 'starting', status: 503, message: 'the app is starting' });
+      plane.routes.set('tcp', { kind: 'proxy', project: 'tcp', upstream: new Upstream(tcpApp.tcp!) });
       await plane.apply();
     });
     after(async () => {
       await plane.close();
       await app.close();
       await other.close();
+      await tcpApp.close();
+      await tcpOther.close();
+    });
+
+    test('proxies to an app on a TCP address (as containers are), and swaps it without a failed request', async () => {
+      const r = await request(plane.port, '/tcp/echo?t=1');
+      assert.equal(JSON.parse(r.body).app, 'tcp-app');
+      assert.equal(JSON.parse(r.body).url, '/echo?t=1');
+      let failures = 0;
+      const agent = new http.Agent({ keepAlive: true });
+      let running = true;
+      const seen = new Set<string>();
+      const loop = (async () => {
+        while (running) {
+          const res = await new Promise<{ status: number; body: string }>((resolve) =>
+            http
+              .get({ host: '127.0.0.1', port: plane.port, path: '/tcp/echo', agent }, (x) => {
+                let b = '';
+                x.on('data', (c) => (b += c));
+                x.on('end', () => resolve({ status: x.statusCode!, body: b }));
+              })
+              .on('error', () => resolve({ status: 0, body: '' })),
+          );
+          if (res.status !== 200) failures++;
+          else seen.add(JSON.parse(res.body).app);
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 200));
+      plane.routes.set('tcp', { kind: 'proxy', project: 'tcp', upstream: new Upstream(tcpOther.tcp!) });
+      await plane.apply();
+      await new Promise((r) => setTimeout(r, 300));
+      running = false;
+      await loop;
+      agent.destroy();
+      assert.equal(failures, 0);
+      assert.ok(seen.has('tcp-other'), [...seen].join());
+      assert.equal(JSON.parse((await request(plane.port, '/tcp/echo')).body).app, 'tcp-other');
     });
 
     test('strips the project prefix, keeps method, query and body, and adds X-Forwarded-*', async () => {
