@@ -23,6 +23,11 @@ export interface DaemonConfig {
   dstackEndpoint: string | undefined;
   /** 'nginx' proxies apps through nginx under the daemon's control; 'node' proxies in-process; 'auto' picks nginx when installed. */
   dataPlane: 'auto' | 'node' | 'nginx';
+  /**
+   * Labels and names every Docker object of this daemon. Two daemons sharing one engine need
+   * different namespaces: each removes containers of projects it does not know.
+   */
+  dockerNamespace: string;
 }
 
 const DSTACK_SOCKETS = ['/var/run/dstack.sock', '/run/dstack.sock', '/var/run/dstack/dstack.sock', '/run/dstack/dstack.sock'];
@@ -36,6 +41,12 @@ function int(name: string, value: string | undefined, fallback: number, min: num
 
 function bool(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
+}
+
+function dockerNamespace(value: string | undefined): string {
+  if (value === undefined || value === '') return 'webhost';
+  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(value)) throw new ConfigError(`WEBHOST_DOCKER_NAMESPACE must be lowercase letters, digits and '-', at most 31 characters`);
+  return value;
 }
 
 function dataPlane(value: string | undefined): DaemonConfig['dataPlane'] {
@@ -104,5 +115,6 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Promis
     upstreamTimeoutMs: int('WEBHOST_UPSTREAM_TIMEOUT_MS', env.WEBHOST_UPSTREAM_TIMEOUT_MS, 120_000, 100, 3_600_000),
     dstackEndpoint,
     dataPlane: dataPlane(flags['data-plane'] ?? env.WEBHOST_DATA_PLANE),
+    dockerNamespace: dockerNamespace(env.WEBHOST_DOCKER_NAMESPACE),
   };
 }

@@ -1,6 +1,7 @@
 // The composition root: builds the store, runtimes, runner, deploy pipeline, API and ingress from
 // a config, brings every project back on the deployment it had, and shuts down gracefully.
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { ProjectStore } from '../projects/store.ts';
 import { AppLogs } from '../projects/app-logs.ts';
@@ -17,7 +18,12 @@ import { createApi } from '../api/app.ts';
 import { mountPages } from '../web/index.ts';
 import { tokenChecker } from '../api/auth.ts';
 import { createProcessDrivers } from '../runtimes/index.ts';
+import { createDockerDriver, passthroughAllowFromEnv, type DockerDriver } from '../runtimes/docker/index.ts';
+import { Netfilter } from '../runtimes/netfilter.ts';
+import { ServiceLinks } from '../projects/service-links.ts';
+import { FIRST_TENANT_ID } from '../projects/store.ts';
 import type { IsolationReport } from '../runtimes/driver.ts';
+import type { StoredDeployment } from '../projects/model.ts';
 import { resolveToken, type TokenResult } from './token.ts';
 import type { DaemonConfig } from './config.ts';
 import { daemonVersion } from './version.ts';
@@ -63,6 +69,17 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
   );
 
   const drivers = await createProcessDrivers({ stateDir: config.stateDir });
+  // Layer 1 is there when a Docker engine answers; otherwise those runtimes are refused, and the
+  // substrate says why.
+  const dockerCandidate = createDockerDriver({ namespace: config.dockerNamespace });
+  const dockerState = await dockerCandidate.isolation();
+  const docker: DockerDriver | undefined = dockerState.available ? dockerCandidate : undefined;
+  if (!docker) dockerCandidate.close();
+  // Layer 2 apps reach Layer 1 services only through relays they declared; packet rules (by the
+  // tenant's uid) keep them from other relays and from every container network.
+  const netfilter = new Netfilter(`${FIRST_TENANT_ID}-${FIRST_TENANT_ID + 99_999}`, createHash('sha256').update(config.stateDir).digest('hex'));
+  const links = new ServiceLinks(netfilter);
+  await netfilter.apply([]).catch((err: Error) => log(`packet rules: ${err.message}`));
   const routes = new RouteTable();
   const access = hooks.access ?? ((text: string) => void process.stdout.write(text));
   const accessLog = new AccessLog(access);
@@ -93,6 +110,8 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     readyTimeoutMs: config.readyTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
     applyRoutes: nginx ? () => nginx.apply(config.drainTimeoutMs) : undefined,
+    docker,
+    links,
   });
 
   let ingress: Ingress | undefined;
@@ -102,6 +121,8 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     logs,
     envDigest: envDigester(await tee.deriveKey(KEY_PATHS.envDigest, 'env-digest')),
     audit: trail,
+    docker,
+    passthroughAllow: passthroughAllowFromEnv(),
     archiveLimits: DEFAULT_ARCHIVE_LIMITS,
     portAvailable: async (port, name) => routes.projectForPort(port) === name || ingress!.portAvailable(port),
     ingressPort: config.port,
@@ -112,6 +133,7 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
   const info = await tee.client.info();
   const substrate = async (): Promise<Record<string, unknown>> => {
     const reports: IsolationReport[] = await Promise.all([...drivers.values()].map((d) => d.isolation()));
+    const layer1 = docker ? await docker.isolation() : dockerState;
     return {
       daemon: { name: 'dstack-webhost', ...version },
       tee: tee.kind === 'simulated' ? 'SIMULATED (no TEE: the built-in dstack simulator signs quotes with its own development PKI)' : 'tdx',
@@ -125,13 +147,10 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
       runtimes: [
         ...reports,
         { runtime: 'static', available: true, version: null, mechanisms: [{ name: 'served by the daemon, confined to the deployment folder (no link leaves it)', enforced: true }] },
-        ...['image', 'dockerfile', 'compose'].map((r) => ({
-          runtime: r,
-          available: false,
-          version: null,
-          mechanisms: [{ name: 'docker', enforced: false, note: 'the Docker driver is not enabled on this daemon' }],
-        })),
+        ...layer1.reports,
       ],
+      layer2_to_layer1: { mechanism: 'loopback relays per declared use; packet rules by tenant uid', ...netfilter.status() },
+      container_runtime: { configured: layer1.configuredRuntime ?? null, effective: layer1.effectiveRuntime ?? null, engine: layer1.engine ?? null, error: layer1.error ?? null },
     };
   };
 
@@ -171,24 +190,39 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     port = await ingress.listen(config.port);
   }
 
-  // Bring every project back on the deployment it had, in parallel; the ingress answers 503 for
-  // a project until its instance is ready.
-  await Promise.all(
-    store.list().map(async (p) => {
-      runner.markUnavailable(p.name, 'the app is starting');
-      try {
-        const d = await deployer.currentDeployment(p);
-        await runner.activate(p, d);
-        // A log that fails its integrity check stays as it is: the app keeps serving, and its
-        // evidence endpoints (and so every verifier) report the problem.
-        await trail.reconcile(p, deploymentRef(d.record)).catch((err: Error) => log(`audit log of ${p.name}: ${err.message}`));
-      } catch (err) {
-        runner.markUnavailable(p.name, 'the app could not be started after a restart');
-        logs.system(p.name, `could not start after a restart: ${(err as Error).message}`);
-        log(`project ${p.name} could not be started: ${(err as Error).message}`);
-      }
-    }),
-  );
+  // Bring every project back on the deployment it had, in parallel: Layer 1 projects first, since
+  // Layer 2 apps may use their services. The ingress answers 503 for a project until it is ready.
+  const recover = async (p: (typeof all)[number], d: StoredDeployment) => {
+    try {
+      await runner.activate(p, d, { adopt: true });
+      // A log that fails its integrity check stays as it is: the app keeps serving, and its
+      // evidence endpoints (and so every verifier) report the problem.
+      await trail.reconcile(p, deploymentRef(d.record)).catch((err: Error) => log(`audit log of ${p.name}: ${err.message}`));
+    } catch (err) {
+      runner.markUnavailable(p.name, 'the app could not be started after a restart');
+      logs.system(p.name, `could not start after a restart: ${(err as Error).message}`);
+      log(`project ${p.name} could not be started: ${(err as Error).message}`);
+    }
+  };
+  const all = store.list();
+  const current = new Map<string, StoredDeployment>();
+  for (const p of all) {
+    runner.markUnavailable(p.name, 'the app is starting');
+    const d = await store.loadDeployment(p.name, p.current);
+    if (d) current.set(p.name, d);
+    else log(`project ${p.name}: its current deployment is missing on disk`);
+  }
+  const layer1 = all.filter((p) => current.get(p.name)?.docker);
+  await Promise.all(layer1.map((p) => recover(p, current.get(p.name)!)));
+  await Promise.all(all.filter((p) => current.has(p.name) && !layer1.includes(p)).map((p) => recover(p, current.get(p.name)!)));
+
+  // Containers of projects this daemon no longer knows (deleted while it was down, or a lost
+  // state folder) are stopped; their volumes stay until an operator removes them.
+  if (docker) {
+    for (const inst of await docker.instances().catch(() => [])) {
+      if (!store.get(inst.project)) await docker.cleanup(inst.project, []).catch(() => undefined);
+    }
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -201,7 +235,9 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
         await ingress!.close();
         await runner.stopAll();
         await trail.logs.release();
+        await links.close();
         await tee.close();
+        docker?.close();
       })();
       return closing;
     },

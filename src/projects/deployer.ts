@@ -9,6 +9,7 @@ import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { deploymentId, deploymentRef, type DeploymentRecord } from '../verify/deployment.ts';
 import type { DeploymentRef } from '../verify/bundle.ts';
 import type { ProcessRuntime } from '../runtimes/driver.ts';
+import { isDockerRuntime, parseDockerFields, dockerFieldsRecord, type DockerDriver, type DockerFields, type ResolvedImage } from '../runtimes/docker/index.ts';
 import { autodetect, DEFAULT_ENTRY, parseRepoManifest, resolveLimits, parseGitSource, type DeployManifest, type RepoManifest } from './manifest.ts';
 import { checkoutGit } from './git-source.ts';
 import { extractArchive, type ArchiveLimits } from './tarball.ts';
@@ -42,6 +43,10 @@ export interface DeployerOptions {
   ingressPort: number;
   /** Records actions on attested projects (promotion opens the log). */
   audit?: AuditTrail;
+  /** Layer 1 (image, dockerfile, compose); absent when no Docker engine answers. */
+  docker?: DockerDriver;
+  /** The operator's allowlist for secret-looking env_passthrough names. */
+  passthroughAllow?: ReadonlySet<string>;
   /** Called after every successful action (the action already happened). */
   onEvent?: (e: ProjectEvent) => Promise<void>;
 }
@@ -53,7 +58,11 @@ export interface DeployResult {
 }
 
 /** The source of a deploy: a git location, or an uploaded archive. */
-export type SourceInput = { kind: 'git'; url: string; ref: string | undefined } | { kind: 'upload'; archive: Blob; label: string | undefined };
+export type SourceInput =
+  | { kind: 'git'; url: string; ref: string | undefined }
+  | { kind: 'upload'; archive: Blob; label: string | undefined }
+  /** No files: an image (or an inline compose file) named in the manifest. */
+  | { kind: 'none' };
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
@@ -84,6 +93,7 @@ export class Deployer {
     let source: SourceInput;
     if (upload) source = { kind: 'upload', archive: upload, label: m.source };
     else if (m.source) source = { kind: 'git', url: parseGitSource(m.source), ref: m.ref };
+    else if (m.runtime === 'image' || (m.runtime === 'compose' && m.docker.compose !== undefined)) source = { kind: 'none' };
     else throw badRequest('missing_field', "'source' is required: a git URL (or upload files as multipart)", 'source');
     const spec: ProjectSpec = {
       source: m.source,
@@ -94,6 +104,8 @@ export class Deployer {
       listen: m.listen,
       limits: m.limits,
       claimedCommit: m.claimedCommit,
+      docker: m.docker,
+      uses: m.uses,
     };
     return this.withLock(m.name, async () => {
       const r = await this.run(m.name, spec, source, m.env, 'deploy');
@@ -114,6 +126,11 @@ export class Deployer {
 
   private async promoteLocked(p: ProjectRecord, d: StoredDeployment): Promise<ProjectRecord> {
     const src = d.record.source;
+    if (d.docker && isDockerRuntime(d.runtime)) {
+      // Attested mode pins every image by registry digest: a floating tag is refused here.
+      const fields = parseDockerFields(p.spec.docker ?? {}, d.runtime, { attested: true, passthroughAllow: this.opts.passthroughAllow });
+      await this.dockerDriver().plan({ ...this.dockerSpec(p, d.runtime, fields, this.opts.store.sourceDir(p.name, d.id)), attested: true });
+    }
     // The log entry comes first: a project is never attested without its promote entry.
     await this.opts.audit!.promote(p.name, deploymentRef(d.record), { source: src.url, ref: src.ref, commit: src.commit_sha, tree_hash: src.tree_hash });
     const now = new Date().toISOString();
@@ -131,7 +148,8 @@ export class Deployer {
         await this.opts.runner.activate(p, d);
         return { project: p, deployment: d, changed: false };
       }
-      const source: SourceInput = { kind: 'git', url: p.spec.source!, ref: p.spec.ref };
+      // Git sources are fetched again; an image is pulled again (a tag may have moved).
+      const source: SourceInput = p.spec.sourceKind === 'git' ? { kind: 'git', url: p.spec.source!, ref: p.spec.ref } : { kind: 'none' };
       return this.run(name, p.spec, source, undefined, 'redeploy');
     });
   }
@@ -165,10 +183,31 @@ export class Deployer {
     return this.withLock(name, async () => {
       const p = this.require(name);
       await this.opts.runner.deactivate(name);
+      await this.opts.runner.removeContainers(name);
       await this.opts.store.remove(name);
       await this.opts.logs.remove(name);
       await this.emit({ project: p, action: 'teardown', deployment: null, detail: {} });
     });
+  }
+
+  private dockerDriver(): DockerDriver {
+    if (!this.opts.docker) throw unprocessable('runtime_unavailable', 'this runtime needs a Docker engine, and none answers on this daemon', 'runtime');
+    return this.opts.docker;
+  }
+
+  private dockerSpec(p: Pick<ProjectRecord, 'name' | 'env' | 'mode'>, runtime: 'image' | 'dockerfile' | 'compose', fields: DockerFields, sourceDir: string | null, limits = resolveLimits()) {
+    return {
+      project: p.name,
+      runtime,
+      sourceDir,
+      fields,
+      env: p.env,
+      limits,
+      attested: p.mode === 'attested',
+      dataDir: this.opts.store.dataDir(p.name),
+      onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => this.opts.logs.write(p.name, stream, chunk),
+      onEvent: (text: string) => this.opts.logs.system(p.name, text),
+    };
   }
 
   require(name: string): ProjectRecord {
@@ -197,8 +236,10 @@ export class Deployer {
     try {
       const files = path.join(stage, 'src');
       let commit: string | null = null;
-      let tree: string;
-      if (source.kind === 'git') {
+      let tree: string | null = null;
+      if (source.kind === 'none') {
+        await mkdir(files);
+      } else if (source.kind === 'git') {
         const co = await checkoutGit(source.url, source.ref, files, stage);
         commit = co.commit;
         tree = co.tree;
@@ -209,17 +250,32 @@ export class Deployer {
         tree = await treeHash(files);
       }
       const repo = await readRepoManifest(files);
-      const resolved = await resolveRuntime(spec, repo, files);
+      const resolved = await resolveRuntime(spec, repo, files, source.kind === 'none');
       const listen = spec.listen ?? repo?.listen;
       if (listen) await this.checkPort(name, listen.port);
       const env = { ...(repo?.env ?? {}), ...(requestEnv ?? existing?.env ?? {}) };
       const limits = resolveLimits(repo?.limits, spec.limits);
+      const uses = spec.uses ?? repo?.uses;
+
+      // Layer 1: check the fields against the policy and resolve (pull or build) every image
+      // before anything is recorded; the image digests are part of the deployment's identity.
+      let docker: { fields: DockerFields; images: ResolvedImage[] } | undefined;
+      let imageDigests: string[] = [];
+      if (isDockerRuntime(resolved.runtime)) {
+        const dockerInput = resolved.runtime === 'dockerfile' && spec.entry && spec.docker?.dockerfile === undefined ? { ...spec.docker, dockerfile: spec.entry } : (spec.docker ?? {});
+        const fields = parseDockerFields(dockerInput, resolved.runtime, { attested: existing?.mode === 'attested', passthroughAllow: this.opts.passthroughAllow });
+        const prepared = await this.dockerDriver().prepare(
+          this.dockerSpec({ name, env, mode: existing?.mode ?? 'dev' }, resolved.runtime, fields, source.kind === 'none' ? null : files, limits),
+        );
+        docker = { fields, images: prepared.images };
+        imageDigests = [...prepared.imageDigests].sort();
+      }
       const record: DeploymentRecord = {
         v: 1,
         project: name,
         source: {
-          kind: source.kind === 'git' ? 'git' : 'tarball',
-          url: source.kind === 'git' ? redactUrl(source.url) : source.label ? redactUrl(source.label) : null,
+          kind: source.kind === 'git' ? 'git' : source.kind === 'upload' ? 'tarball' : resolved.runtime === 'image' ? 'image' : 'inline',
+          url: source.kind === 'git' ? redactUrl(source.url) : source.kind === 'upload' && source.label ? redactUrl(source.label) : null,
           ref: source.kind === 'git' ? (source.ref ?? null) : null,
           commit_sha: commit,
           tree_hash: tree,
@@ -231,8 +287,10 @@ export class Deployer {
           env_digest: this.opts.envDigest(env),
           listen: listen ? { port: listen.port, protocol: listen.protocol } : null,
           limits: { memory_mb: limits.memoryMb, pids: limits.pids, cpus: limits.cpus },
-        },
-        image_digests: [],
+          ...(uses ? { uses } : {}),
+          ...(docker ? dockerFieldsRecord(docker.fields) : {}),
+        } as DeploymentRecord['manifest'],
+        image_digests: imageDigests,
       };
       const id = deploymentId(record);
       const stored: StoredDeployment = {
@@ -244,6 +302,8 @@ export class Deployer {
         listen,
         limits,
         claimed_commit: source.kind === 'upload' ? (spec.claimedCommit ?? null) : null,
+        ...(docker ? { docker } : {}),
+        ...(uses ? { uses } : {}),
       };
 
       const uid = existing?.uid ?? store.allocateId();
@@ -272,7 +332,7 @@ export class Deployer {
         await mkdir(store.deploymentDir(name, id), { recursive: true, mode: 0o750 });
         await rename(files, store.sourceDir(name, id));
         createdDeployment = id;
-        if (resolved.runtime !== 'static') {
+        if (resolved.runtime !== 'static' && !isDockerRuntime(resolved.runtime)) {
           const before = new Set(await readdir(store.sourceDir(name, id)));
           await this.opts.runner.driver(resolved.runtime as ProcessRuntime).prepare(this.opts.runner.spec(project, deployment, store.runDir(name)));
           const added = (await readdir(store.sourceDir(name, id))).filter((e) => !before.has(e)).sort();
@@ -362,21 +422,23 @@ async function readRepoManifest(dir: string): Promise<RepoManifest | undefined> 
   return parseRepoManifest(json);
 }
 
-async function resolveRuntime(spec: ProjectSpec, repo: RepoManifest | undefined, dir: string): Promise<{ runtime: StoredDeployment['runtime']; entry: string }> {
+async function resolveRuntime(spec: ProjectSpec, repo: RepoManifest | undefined, dir: string, noFiles: boolean): Promise<{ runtime: StoredDeployment['runtime']; entry: string }> {
   const top = new Set(await readdir(dir));
   let runtime = spec.runtime ?? repo?.runtime;
   let entry = spec.entry ?? repo?.entry;
   if (!runtime) {
     const found = autodetect((f) => top.has(f));
     if (!found) {
-      throw badRequest('cannot_detect_runtime', "cannot detect the runtime: add server.ts, index.ts, index.js, app.py or index.html, or set 'runtime'", 'runtime');
+      throw badRequest('cannot_detect_runtime', "cannot detect the runtime: add server.ts, index.ts, index.js, app.py, index.html, a Dockerfile or a compose file, or set 'runtime'", 'runtime');
     }
     runtime = found.runtime;
     entry ??= found.entry;
   }
-  if (runtime === 'image' || runtime === 'dockerfile' || runtime === 'compose') {
-    throw new HttpError(422, 'runtime_unavailable', `the ${runtime} runtime needs the Docker driver, which is not enabled on this daemon`, 'runtime');
+  if (isDockerRuntime(runtime)) {
+    // The Docker driver checks its own files (Dockerfile, compose file) against its policy.
+    return { runtime, entry: runtime === 'dockerfile' ? (entry ?? 'Dockerfile') : '' };
   }
+  if (noFiles) throw badRequest('missing_field', `runtime ${runtime} needs a source: a git URL or uploaded files`, 'source');
   entry ??= DEFAULT_ENTRY[runtime]!;
   const full = path.join(dir, entry);
   const st = await stat(full).catch(() => undefined);

@@ -3,6 +3,7 @@
 import { badRequest } from '../lib/http-error.ts';
 import { RUNTIMES, DEFAULT_LIMITS, type Limits, type RuntimeName } from '../runtimes/driver.ts';
 import { validateName } from './names.ts';
+import { DOCKER_MANIFEST_FIELDS } from '../runtimes/docker/index.ts';
 
 export type Mode = 'dev' | 'attested';
 
@@ -25,15 +26,19 @@ export interface DeployManifest {
   limits: Partial<Limits> | undefined;
   /** A commit the uploader says the tarball came from; recorded as a claim, never as commit_sha. */
   claimedCommit: string | undefined;
+  /** Layer 1 fields (image, image_port, volumes, compose, ...), checked once the runtime is known. */
+  docker: Record<string, unknown>;
+  /** Layer 1 projects this project uses: env variable name → `<project>` or `<project>:<service>:<port>`. */
+  uses: Record<string, string> | undefined;
 }
 
 /** The subset a repository's project.json may set. */
-export type RepoManifest = Pick<DeployManifest, 'runtime' | 'entry' | 'mode' | 'env' | 'listen' | 'limits'>;
+export type RepoManifest = Pick<DeployManifest, 'runtime' | 'entry' | 'mode' | 'env' | 'listen' | 'limits' | 'uses'>;
 
-const KNOWN_FIELDS = new Set(['name', 'source', 'ref', 'runtime', 'entry', 'mode', 'env', 'listen', 'limits', 'commit_sha']);
+const KNOWN_FIELDS = new Set(['name', 'source', 'ref', 'runtime', 'entry', 'mode', 'env', 'listen', 'limits', 'commit_sha', 'uses', ...DOCKER_MANIFEST_FIELDS]);
 /** Accepted for compatibility with the reference daemon and ignored: every tenant is isolated, ports are per-socket. */
 const LEGACY_FIELDS = new Set(['port', 'isolation', 'container_id']);
-const REPO_FIELDS = new Set(['runtime', 'entry', 'mode', 'env', 'listen', 'limits', 'name', 'description']);
+const REPO_FIELDS = new Set(['runtime', 'entry', 'mode', 'env', 'listen', 'limits', 'name', 'description', 'uses']);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ENV_BYTES = 64 * 1024;
@@ -185,7 +190,26 @@ export function parseDeployManifest(input: unknown): DeployManifest {
     listen: parseListen(obj.listen, 'listen'),
     limits: parseLimits(obj.limits, 'limits'),
     claimedCommit: claimed?.toLowerCase(),
+    docker: Object.fromEntries(DOCKER_MANIFEST_FIELDS.filter((k) => obj[k] !== undefined && obj[k] !== null).map((k) => [k, obj[k]])),
+    uses: parseUses(obj.uses, 'uses'),
   };
+}
+
+const USE_TARGET = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?::([a-zA-Z0-9][a-zA-Z0-9_.-]*):(\d{1,5}))?$/;
+
+/** `uses`: env variable name → the Layer 1 project (optionally `:<service>:<port>`) it reaches there. */
+export function parseUses(value: unknown, field = 'uses'): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  const obj = asObject(value, `'${field}'`, field);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (!ENV_NAME.test(k)) throw badRequest('invalid_uses', `'${field}.${k}' must be an env variable name`, `${field}.${k}`);
+    if (typeof v !== 'string' || !USE_TARGET.test(v)) {
+      throw badRequest('invalid_uses', `'${field}.${k}' must name a project, optionally as <project>:<service>:<port>`, `${field}.${k}`);
+    }
+    out[k] = v;
+  }
+  return out;
 }
 
 /** A repository's project.json. Errors name the file, so the developer knows where to look. */
@@ -203,6 +227,7 @@ export function parseRepoManifest(input: unknown): RepoManifest {
     env: parseEnv(obj.env, 'project.json:env'),
     listen: parseListen(obj.listen, 'project.json:listen'),
     limits: parseLimits(obj.limits, 'project.json:limits'),
+    uses: parseUses(obj.uses, 'project.json:uses'),
   };
 }
 
@@ -214,12 +239,17 @@ const AUTODETECT: Array<[string, RuntimeName]> = [
   ['index.mjs', 'node'],
   ['app.py', 'python'],
   ['index.html', 'static'],
+  ['Dockerfile', 'dockerfile'],
+  ['docker-compose.yaml', 'compose'],
+  ['docker-compose.yml', 'compose'],
+  ['compose.yaml', 'compose'],
+  ['compose.yml', 'compose'],
 ];
 
 /** Picks the runtime and entry from the files present. Static sites serve their whole folder. */
 export function autodetect(has: (file: string) => boolean): { runtime: RuntimeName; entry: string } | undefined {
   for (const [file, runtime] of AUTODETECT) {
-    if (has(file)) return { runtime, entry: runtime === 'static' ? '.' : file };
+    if (has(file)) return { runtime, entry: runtime === 'static' ? '.' : runtime === 'compose' ? '' : file };
   }
   return undefined;
 }

@@ -3,18 +3,23 @@
 import type { Limits, RuntimeName } from '../runtimes/driver.ts';
 import type { DeploymentRecord } from '../verify/deployment.ts';
 import type { Listen, Mode } from './manifest.ts';
+import type { DockerFields, ResolvedImage } from '../runtimes/docker/index.ts';
 
 /** What the developer asked for, kept so redeploy can repeat it. */
 export interface ProjectSpec {
   source: string | undefined;
   ref: string | undefined;
-  /** 'git' sources are re-fetched by redeploy; 'upload' sources are re-used as uploaded. */
-  sourceKind: 'git' | 'upload';
+  /** 'git' sources are re-fetched by redeploy; 'upload' sources are re-used as uploaded; 'none': an image named in the manifest. */
+  sourceKind: 'git' | 'upload' | 'none';
   runtime: RuntimeName | undefined;
   entry: string | undefined;
   listen: Listen | undefined;
   limits: Partial<Limits> | undefined;
   claimedCommit: string | undefined;
+  /** Layer 1 fields as asked for (checked again on every deploy and at promotion). */
+  docker?: Record<string, unknown>;
+  /** Layer 1 projects this project uses (env variable → project[:service:port]). */
+  uses?: Record<string, string>;
 }
 
 export interface ProjectRecord {
@@ -51,6 +56,10 @@ export interface StoredDeployment {
   claimed_commit: string | null;
   /** Top-level entries the dependency install added (e.g. node_modules): outside the tree hash. */
   installed?: string[];
+  /** Layer 1: the checked fields and the exact images prepare() resolved (what start() runs). */
+  docker?: { fields: DockerFields; images: ResolvedImage[] };
+  /** Layer 1 projects this deployment uses. */
+  uses?: Record<string, string>;
 }
 
 /** The shape the API returns (admin and public views differ only in what the caller may see). */

@@ -41,6 +41,7 @@ export async function testDaemon(overrides: Partial<DaemonConfig> = {}): Promise
     upstreamTimeoutMs: 30_000,
     dstackEndpoint: undefined,
     dataPlane,
+    dockerNamespace: `t-${Math.random().toString(16).slice(2, 10)}`,
     ...overrides,
   };
   const accessLines: string[] = [];
