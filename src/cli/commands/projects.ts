@@ -8,6 +8,8 @@ import { resolveConnection } from '../connection.ts';
 import { ApiClient } from '../api-client.ts';
 import { packFolder } from '../pack.ts';
 import { progressStream } from '../progress.ts';
+import { validateName } from '../../projects/names.ts';
+import { HttpError } from '../../lib/http-error.ts';
 
 const COMMON = {
   url: { type: 'string' },
@@ -63,6 +65,9 @@ function appUrl(base: string, name: string): string {
 
 export const DEPLOY_USAGE = `usage: webhost deploy <folder | git-url> --name NAME [options]
 
+  A folder is packed and uploaded (without .git and node_modules); a URL (https://, ssh://,
+  git@host:repo, file://) is cloned by the daemon at --ref.
+
   --name NAME        project name (a DNS label)
   --ref REF          git branch, tag or full commit SHA (git sources)
   --runtime R        deno | node | bun | python | static (default: autodetect)
@@ -95,6 +100,12 @@ export async function deployCommand(argv: string[]): Promise<number> {
   if (values.help) return usage(DEPLOY_USAGE);
   if (positionals.length !== 1) throw new CliError('expected one folder or git URL (webhost deploy <folder|git-url> --name NAME)', 2);
   if (!values.name) throw new CliError('--name is required', 2);
+  try {
+    validateName(values.name, '--name');
+  } catch (err) {
+    if (err instanceof HttpError) throw new CliError(err.message, 2);
+    throw err;
+  }
   const target = positionals[0]!;
   const envText = values['env-file'] ? await readFile(values['env-file'], 'utf8').catch(() => { throw new CliError(`cannot read --env-file ${values['env-file']}`, 2); }) : undefined;
   const manifest: Record<string, unknown> = {
@@ -107,7 +118,10 @@ export async function deployCommand(argv: string[]): Promise<number> {
   const env = parseEnvPairs(values.env ?? [], envText);
   if (env) manifest.env = env;
   const api = await client(values);
-  const isFolder = await stat(target).then((s) => s.isDirectory(), () => false);
+  // A URL (scheme://… or git@host:…) is a git source; anything else is a folder to upload.
+  const isGitUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(target) || /^[\w.-]+@[\w.-]+:/.test(target);
+  const isFolder = !isGitUrl && (await stat(target).then((s) => s.isDirectory(), () => false));
+  if (!isGitUrl && !isFolder) throw new CliError(`${target} is neither a folder nor a git URL (https://…, ssh://…, git@host:…, file://…)`, 2);
   let res: Response;
   if (isFolder) {
     const { archive, files } = await packFolder(path.resolve(target));
