@@ -6,7 +6,7 @@ import { HttpError, notFound, badRequest } from '../lib/http-error.ts';
 import { errorResponse } from './errors.ts';
 import { readJson, readUpload } from './request-body.ts';
 import type { TokenCheck } from './auth.ts';
-import { parseDeployManifest } from '../projects/manifest.ts';
+import { parseDeployManifest, parseEnv } from '../projects/manifest.ts';
 import { validateName } from '../projects/names.ts';
 import { projectView, type ProjectRecord } from '../projects/model.ts';
 import type { Deployer } from '../projects/deployer.ts';
@@ -114,6 +114,16 @@ export function createApi(deps: ApiDeps): Hono<Env> {
       throw badRequest('invalid_field', "'deployment' must be a deployment id (64 hex)", 'deployment');
     }
     const r = await deps.deployer.rollback(validateName(c.req.param('name')), to as string | undefined);
+    return c.json({ ...(await view(r.project)), changed: r.changed });
+  });
+
+  // Replaces the env (names and values); the response, like every other, shows names only.
+  app.put('/_api/projects/:name/env', adminOnly, async (c) => {
+    const body = (await readJson(c, 128 * 1024)) as Record<string, unknown>;
+    const env = parseEnv(body.env ?? undefined) ?? (() => {
+      throw badRequest('missing_field', "'env' is required: an object of variable names to values", 'env');
+    })();
+    const r = await deps.deployer.setEnv(validateName(c.req.param('name')), env);
     return c.json({ ...(await view(r.project)), changed: r.changed });
   });
 

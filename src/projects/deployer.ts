@@ -2,7 +2,7 @@
 // manifest (request > repo project.json > autodetect), make an immutable content-addressed
 // deployment, install dependencies sandboxed, start it health-gated, and only then record it as
 // current. A failure at any step leaves the project exactly as it was.
-import { access, mkdir, mkdtemp, readFile, rename, rm, stat, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, readFile, rename, rm, stat, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest, notFound, unprocessable, conflict, HttpError } from '../lib/http-error.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
@@ -151,6 +151,56 @@ export class Deployer {
       // Git sources are fetched again; an image is pulled again (a tag may have moved).
       const source: SourceInput = p.spec.sourceKind === 'git' ? { kind: 'git', url: p.spec.source!, ref: p.spec.ref } : { kind: 'none' };
       return this.run(name, p.spec, source, undefined, 'redeploy');
+    });
+  }
+
+  /**
+   * Changes the project's env and nothing else: a new deployment with the same files (copied) and
+   * images, the new env names and keyed digest. Values never leave the project record.
+   */
+  setEnv(name: string, env: Record<string, string>): Promise<DeployResult> {
+    return this.withLock(name, async () => {
+      const { store } = this.opts;
+      const p = this.require(name);
+      const d = await this.currentDeployment(p);
+      const record: DeploymentRecord = {
+        ...d.record,
+        manifest: { ...d.record.manifest, env_names: Object.keys(env).sort(), env_digest: this.opts.envDigest(env) },
+      };
+      const id = deploymentId(record);
+      const updated: ProjectRecord = { ...p, env, updated_at: new Date().toISOString() };
+      if (id === p.current) {
+        await store.save(updated);
+        return { project: updated, deployment: d, changed: false };
+      }
+      let created = false;
+      try {
+        let next = await store.loadDeployment(name, id);
+        if (!next) {
+          await mkdir(store.deploymentDir(name, id), { recursive: true, mode: 0o750 });
+          await cp(store.sourceDir(name, d.id), store.sourceDir(name, id), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+          created = true;
+          await sealSource(store.deploymentDir(name, id), p.gid);
+          next = { ...d, id, created_at: new Date().toISOString(), record };
+          await store.saveDeployment(name, next);
+        }
+        await this.opts.runner.activate(updated, next);
+        const history = [id, ...p.history.filter((h) => h !== id)];
+        const saved: ProjectRecord = { ...updated, current: id, history: history.slice(0, RETAINED_DEPLOYMENTS) };
+        await store.save(saved);
+        created = false;
+        for (const old of history.slice(RETAINED_DEPLOYMENTS)) await store.removeDeployment(name, old).catch(() => undefined);
+        await this.emit({
+          project: saved,
+          action: 'env',
+          deployment: deploymentRef(next.record),
+          detail: { env_names: record.manifest.env_names, env_digest: record.manifest.env_digest, from_deployment: p.current },
+        });
+        return { project: saved, deployment: next, changed: true };
+      } catch (err) {
+        if (created) await store.removeDeployment(name, id).catch(() => undefined);
+        throw err;
+      }
     });
   }
 
