@@ -230,18 +230,21 @@ export function runtimeContract(fx: Fixture): void {
         onRestartScheduled: (_n, ms) => delays.push(ms),
         onEvent: (e) => events.push(e),
       });
-      await sup.start(15_000);
       const socket = sup.socketPath;
-      for (let round = 1; round <= 2; round++) {
-        const pid = sup.pid;
-        await request(socket, { path: '/crash' }).catch(() => undefined);
-        await waitFor(() => sup.status() === 'running' && sup.pid !== pid, 15_000, `restart ${round}`);
+      try {
+        await sup.start(15_000);
+        for (let round = 1; round <= 2; round++) {
+          const pid = sup.pid;
+          await request(socket, { path: '/crash' }).catch(() => undefined);
+          await waitFor(() => sup.status() === 'running' && sup.pid !== pid, 15_000, `restart ${round}`);
+        }
+        assert.deepEqual(delays, [100, 300]);
+        assert.equal(sup.restarts, 2);
+        assert.match(events.join('\n'), /exited with code 3 .*restarting in 100 ms/);
+        assert.equal((await request(socket, { path: '/hello' })).status, 200);
+      } finally {
+        await sup.stop(1_000);
       }
-      assert.deepEqual(delays, [100, 300]);
-      assert.equal(sup.restarts, 2);
-      assert.match(events.join('\n'), /exited with code 3 .*restarting in 100 ms/);
-      assert.equal((await request(socket, { path: '/hello' })).status, 200);
-      await sup.stop(1_000);
       assert.equal(sup.status(), 'stopped');
       await sleep(400);
       assert.equal(sup.status(), 'stopped');
@@ -277,11 +280,14 @@ export function runtimeContract(fx: Fixture): void {
       for (let n = 0; n < 5; n++) {
         const t0 = performance.now();
         const i = await driver.start(t.spec(rt, fx.entry));
-        await i.ready(15_000);
-        const r = await request(i.socketPath, { path: '/hello' });
-        times.push(performance.now() - t0);
-        assert.equal(r.status, 200);
-        await i.stop(500);
+        try {
+          await i.ready(15_000);
+          const r = await request(i.socketPath, { path: '/hello' });
+          times.push(performance.now() - t0);
+          assert.equal(r.status, 200);
+        } finally {
+          await i.stop(500);
+        }
       }
       times.sort((a, b) => a - b);
       const p50 = times[2]!;

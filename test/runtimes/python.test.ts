@@ -5,10 +5,12 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers, PrepareFailureError } from '../../src/runtimes/index.ts';
+import { createProcessDrivers, PrepareFailureError, processProfiles, ProcessDriver } from '../../src/runtimes/index.ts';
+import { MECHANISM } from '../../src/runtimes/isolation.ts';
+import { readdir, readFile } from 'node:fs/promises';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+import { makeTenant, makeWorld, request, ROOT_ONLY, uidOf, type World } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'python',
@@ -86,6 +88,40 @@ describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
       await i.stop(500);
     }
   });
+
+  for (const sandbox of ['auto', 'off'] as const) {
+    it(`stop() also ends a process that double-forked out of the instance (${sandbox === 'auto' ? 'sandbox' : 'no bubblewrap: cgroup'})`, async (t) => {
+      const d = new ProcessDriver(processProfiles().find((p) => p.runtime === 'python')!, { stateDir: world.stateDir, sandbox });
+      const report = await d.isolation();
+      const contained = report.mechanisms.some((m) => (m.name === MECHANISM.namespaces || m.name === MECHANISM.pids) && m.enforced);
+      if (!contained) {
+        t.skip('neither a pid namespace nor a cgroup can hold the tree here');
+        return;
+      }
+      const tn = await makeTenant(world, `py-escape-${sandbox}`, { 'app.py': 'python/app.py' });
+      const sleepers = async () => {
+        const out: number[] = [];
+        for (const e of await readdir('/proc')) {
+          if (!/^\d+$/.test(e)) continue;
+          try {
+            if ((await readFile(`/proc/${e}/cmdline`, 'utf8')) === 'sleep\x00300\x00' && (await uidOf(Number(e))) === tn.uid) out.push(Number(e));
+          } catch {
+            // gone
+          }
+        }
+        return out;
+      };
+      const i = await d.start(tn.spec('python', 'app.py'));
+      try {
+        await i.ready(15_000);
+        assert.equal((await request(i.socketPath, { path: '/spawn' })).text, 'spawned');
+        assert.equal((await sleepers()).length, 1, 'the escaping process did not start');
+      } finally {
+        await i.stop(1_000);
+      }
+      assert.deepEqual(await sleepers(), [], 'a process of the tenant outlived its instance');
+    });
+  }
 
   it('prepare() without requirements.txt does nothing; a failing pip install says why', async () => {
     const none = await makeTenant(world, 'py-noreq', { 'app.py': 'python/app.py' });
