@@ -9,7 +9,7 @@
 // unified hierarchy), per controller. The launcher puts the tenant's first process into the
 // group before the runtime starts (see launch.ts), so no tenant code ever runs outside it.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Limits } from './driver.ts';
 
@@ -116,6 +116,32 @@ async function detectController(controller: Controller, mounts: MountInfo[], own
   return { controller, version: null, base: null, note: `no ${controller} cgroup controller is mounted` };
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the empty instance groups a crashed daemon left behind. An instance group's name carries
+ * the pid of the daemon that made it, so groups of another daemon still running are left alone.
+ */
+async function sweepLeftovers(base: string): Promise<void> {
+  for (const project of await readdir(base, { withFileTypes: true }).catch(() => [])) {
+    if (!project.isDirectory()) continue;
+    const projectDir = path.join(base, project.name);
+    for (const inst of await readdir(projectDir, { withFileTypes: true }).catch(() => [])) {
+      const m = /^[0-9a-z]+-(\d+)-\d+$/.exec(inst.name);
+      if (!inst.isDirectory() || !m || alive(Number(m[1]))) continue;
+      await rmdir(path.join(projectDir, inst.name)).catch(() => undefined); // fails (EBUSY) while a process is in it
+    }
+    await rmdir(projectDir).catch(() => undefined);
+  }
+}
+
 export async function detectCgroups(): Promise<ControllerSupport[]> {
   let mounts: MountInfo[] = [];
   let own = new Map<string, string>();
@@ -125,7 +151,9 @@ export async function detectCgroups(): Promise<ControllerSupport[]> {
   } catch {
     // not Linux, or no /proc: nothing is usable
   }
-  return Promise.all(CONTROLLERS.map((c) => detectController(c, mounts, own)));
+  const support = await Promise.all(CONTROLLERS.map((c) => detectController(c, mounts, own)));
+  for (const s of support) if (s.base) await sweepLeftovers(s.base);
+  return support;
 }
 
 function safeSegment(name: string): string {
