@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   promote: async () => (await import('./commands/projects.ts')).promoteCommand,
   rm: async () => (await import('./commands/projects.ts')).rmCommand,
   verify: async () => (await import('./commands/verify.ts')).verifyCommand,
+  dev: async () => (await import('./dev.ts')).devCommand,
   simulator: async () => (await import('../attestation/simulator/command.ts')).simulatorCommand,
 };
 

@@ -2,7 +2,7 @@
 // manifest (request > repo project.json > autodetect), make an immutable content-addressed
 // deployment, install dependencies sandboxed, start it health-gated, and only then record it as
 // current. A failure at any step leaves the project exactly as it was.
-import { access, cp, mkdir, mkdtemp, readFile, rename, rm, stat, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest, notFound, unprocessable, conflict, HttpError } from '../lib/http-error.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
@@ -10,7 +10,8 @@ import { deploymentId, deploymentRef, type DeploymentRecord } from '../verify/de
 import type { DeploymentRef } from '../verify/bundle.ts';
 import type { ProcessRuntime } from '../runtimes/driver.ts';
 import { isDockerRuntime, parseDockerFields, dockerFieldsRecord, type DockerDriver, type DockerFields, type ResolvedImage } from '../runtimes/docker/index.ts';
-import { autodetect, DEFAULT_ENTRY, parseRepoManifest, resolveLimits, parseGitSource, type DeployManifest, type RepoManifest } from './manifest.ts';
+import { resolveLimits, parseGitSource, type DeployManifest } from './manifest.ts';
+import { readRepoManifest, resolveRuntime } from './resolve-runtime.ts';
 import { checkoutGit } from './git-source.ts';
 import { extractArchive, type ArchiveLimits } from './tarball.ts';
 import { treeHash } from './tree-hash.ts';
@@ -63,8 +64,6 @@ export type SourceInput =
   | { kind: 'upload'; archive: Blob; label: string | undefined }
   /** No files: an image (or an inline compose file) named in the manifest. */
   | { kind: 'none' };
-
-const exists = (p: string) => access(p).then(() => true, () => false);
 
 export class Deployer {
   private readonly opts: DeployerOptions;
@@ -450,53 +449,6 @@ export class Deployer {
       await chmod(own, 0o700);
     }
   }
-}
-
-/** The repo's project.json, when there is one. Errors name the file. */
-async function readRepoManifest(dir: string): Promise<RepoManifest | undefined> {
-  const file = path.join(dir, 'project.json');
-  let text: string;
-  try {
-    const st = await lstat(file);
-    if (!st.isFile()) return undefined;
-    text = await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw badRequest('invalid_manifest', `project.json is not valid JSON: ${(err as Error).message}`, 'project.json');
-  }
-  return parseRepoManifest(json);
-}
-
-async function resolveRuntime(spec: ProjectSpec, repo: RepoManifest | undefined, dir: string, noFiles: boolean): Promise<{ runtime: StoredDeployment['runtime']; entry: string }> {
-  const top = new Set(await readdir(dir));
-  let runtime = spec.runtime ?? repo?.runtime;
-  let entry = spec.entry ?? repo?.entry;
-  if (!runtime) {
-    const found = autodetect((f) => top.has(f));
-    if (!found) {
-      throw badRequest('cannot_detect_runtime', "cannot detect the runtime: add server.ts, index.ts, index.js, app.py, index.html, a Dockerfile or a compose file, or set 'runtime'", 'runtime');
-    }
-    runtime = found.runtime;
-    entry ??= found.entry;
-  }
-  if (isDockerRuntime(runtime)) {
-    // The Docker driver checks its own files (Dockerfile, compose file) against its policy.
-    return { runtime, entry: runtime === 'dockerfile' ? (entry ?? 'Dockerfile') : '' };
-  }
-  if (noFiles) throw badRequest('missing_field', `runtime ${runtime} needs a source: a git URL or uploaded files`, 'source');
-  entry ??= DEFAULT_ENTRY[runtime]!;
-  const full = path.join(dir, entry);
-  const st = await stat(full).catch(() => undefined);
-  const want = runtime === 'static' ? st?.isDirectory() : st?.isFile();
-  if (!want || !(await exists(full))) {
-    throw badRequest('missing_entry', `the entry ${JSON.stringify(entry)} for runtime ${runtime} is not ${runtime === 'static' ? 'a folder' : 'a file'} in the source`, 'entry');
-  }
-  return { runtime, entry };
 }
 
 /** Makes a deployment's files read-only and readable by the tenant's group alone. */

@@ -89,7 +89,7 @@ describe('Layer 1 projects through the daemon', () => {
   test('a Layer 2 app cannot reach containers or service relays it did not declare', async () => {
     const relay = await (await fetch(`${d.url}/notes/env`)).text();
     const dataIp = (await engine.listContainers({ label: [`${LABELS.namespace}=${d.config.dockerNamespace}`, `${LABELS.project}=store`, `${LABELS.service}=data`] }))
-      .map((c) => Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress)
+      .map((c) => Object.values((c as unknown as { NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } }).NetworkSettings?.Networks ?? {})[0]?.IPAddress)
       .find(Boolean);
     assert.ok(dataIp, 'the data container has an address');
     const probe = await d.deployTar({ name: 'snoop' }, [
