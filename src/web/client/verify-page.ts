@@ -5,7 +5,7 @@ import { checksSection } from './checks-view.ts';
 import { summarize } from './summary.ts';
 import { pageOptions, resolveTarget, type PageTarget } from './target.ts';
 import { browserStore, runVerification } from './verify-run.ts';
-import { changesSection, cliCommand, commandSection, helpSection, rawSection, summarySection, whatRunsSection } from './verify-view.ts';
+import { changesSection, cliCommand, commandSection, helpSection, rawSection, summarySection, verifierBanner, whatRunsSection } from './verify-view.ts';
 import type { EvidenceBundle } from '../../verify/bundle.ts';
 
 /** The standalone page's form: any app URL, checked by this page (a GET to /_webhost/verify). */
@@ -36,7 +36,8 @@ async function verify(main: HTMLElement, target: Extract<PageTarget, { kind: 'da
     const summary = summarize(run.report, { changes: run.changes, canRemember: run.canRemember });
     replace(
       results,
-      summarySection(summary, simulated),
+      simulated ? verifierBanner() : null,
+      summarySection(summary),
       changesSection(run.report, run.changes, run.remembered),
       whatRunsSection(run.report, bundle),
       checksSection(run.report, run.notes),

@@ -9,14 +9,16 @@ import { simulatedBanner } from './identity.ts';
 import type { Summary } from './summary.ts';
 import type { PageOptions } from './target.ts';
 
-export function summarySection(s: Summary, simulated: boolean): HTMLElement {
+/** First thing on the page whenever the evidence is simulated, pass or fail. */
+export function verifierBanner(): HTMLElement {
+  return simulatedBanner("This daemon runs without a TEE: its quotes are signed by the built-in simulator's development key, which anyone can make. The checks below show whether the evidence is consistent; they prove nothing about real hardware.");
+}
+
+export function summarySection(s: Summary): HTMLElement {
   const verdict = { verified: 'Verified', simulated: 'Consistent, but SIMULATED', failed: 'NOT VERIFIED' }[s.verdict];
   return h(
     'section',
     { class: `summary verdict-${s.verdict}`, attrs: { id: 'summary', 'aria-labelledby': 'summary-title' } },
-    simulated
-      ? simulatedBanner("This daemon runs without a TEE: its quotes are signed by the built-in simulator's development key, which anyone can make. The checks below show the evidence is consistent; they prove nothing about real hardware.")
-      : null,
     h('h2', { attrs: { id: 'summary-title' } }, h('span', { class: `tag verdict-tag tag-${s.verdict}` }, verdict)),
     h('p', { class: 'headline', attrs: { id: 'summary-headline' } }, s.headline),
     s.notes.length ? h('ul', { class: 'summary-notes' }, s.notes.map((n) => h('li', null, n))) : null,
