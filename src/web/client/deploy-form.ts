@@ -15,7 +15,7 @@ function field(id: string, label: string, input: HTMLElement, hint?: string): HT
 }
 
 export function deployForm(onDeploy: (r: DeployRequest) => Promise<void>): HTMLElement {
-  const name = h('input', { attrs: { id: 'deploy-name', name: 'name', required: true, pattern: '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'deploy-name-hint' } });
+  const name = h('input', { attrs: { id: 'deploy-name', name: 'name', required: true, pattern: '[a-z0-9]([a-z0-9\\-]{0,61}[a-z0-9])?', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'deploy-name-hint' } });
   const source = h('input', { attrs: { id: 'deploy-source', name: 'source', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'https://github.com/owner/repo' } });
   const ref = h('input', { attrs: { id: 'deploy-ref', name: 'ref', autocomplete: 'off', spellcheck: 'false', placeholder: 'main' } });
   const runtime = h('select', { attrs: { id: 'deploy-runtime', name: 'runtime' } }, h('option', { attrs: { value: '' } }, 'detect'), RUNTIMES.map((r) => h('option', { attrs: { value: r } }, r)));
