@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+import { hostReaches, makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'deno',
@@ -53,7 +53,7 @@ describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it("resolves npm: specifiers at start, into the deployment's own cache", async (t) => {
-    if (!(await fetch('https://registry.npmjs.org/ms').then((r) => r.ok, () => false))) {
+    if (!(await hostReaches('https://registry.npmjs.org/ms'))) {
       t.skip('this machine cannot reach the npm registry');
       return;
     }

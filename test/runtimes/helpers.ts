@@ -4,6 +4,7 @@
 import { chmod, chown, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -211,6 +212,21 @@ export async function uidOf(pid: number): Promise<number> {
 export async function started(inst: Instance, timeoutMs = 10_000): Promise<Instance> {
   await inst.ready(timeoutMs);
   return inst;
+}
+
+/**
+ * Whether this machine itself can reach an HTTPS URL. A one-off connection (no keep-alive pool):
+ * a pooled socket would keep the test process alive long after its tests end.
+ */
+export function hostReaches(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { agent: false, timeout: 15_000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 0) < 400);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
