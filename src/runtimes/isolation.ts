@@ -11,7 +11,7 @@ export const MECHANISM = {
   uid: 'own unprivileged uid/gid per project',
   fsView: 'bubblewrap: filesystem view of /usr, TLS/DNS files and its own folders only',
   namespaces: 'bubblewrap: own pid, ipc and uts namespaces (other processes are invisible)',
-  env: 'process env: the project env plus PATH, HOME, TMPDIR, LANG only',
+  env: 'process env: the project env plus PATH, HOME, TMPDIR, LANG and the runtime’s own settings (DENO_DIR, CA store) only',
   memory: 'memory limit (cgroup)',
   pids: 'process/thread limit (cgroup)',
   cpu: 'cpu quota (cgroup)',
