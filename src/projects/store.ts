@@ -10,6 +10,7 @@ import { mkdir, readdir, rm, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.ts';
 import type { ProjectRecord, StoredDeployment } from './model.ts';
+import { removeDeploymentCache } from '../runtimes/process-driver.ts';
 
 export const FIRST_TENANT_ID = 200_000;
 
@@ -83,6 +84,7 @@ export class ProjectStore {
     const doomed = path.join(this.tmpDir, `deleted-${name}-${Date.now()}`);
     await rename(this.tenantDir(name), doomed).catch(() => undefined);
     await rm(doomed, { recursive: true, force: true });
+    await rm(path.join(this.stateDir, 'runtime-cache', name), { recursive: true, force: true });
   }
 
   /** The next unused tenant uid/gid. */
@@ -100,8 +102,10 @@ export class ProjectStore {
     return readJsonIfExists<StoredDeployment>(path.join(this.deploymentsDir(name), `${id}.json`));
   }
 
+  /** A deployment's files, record and runtime cache (what its runtime compiled or fetched for it). */
   async removeDeployment(name: string, id: string): Promise<void> {
     await rm(path.join(this.deploymentsDir(name), `${id}.json`), { force: true });
     await rm(this.deploymentDir(name, id), { recursive: true, force: true });
+    await removeDeploymentCache(this.stateDir, name, id);
   }
 }
