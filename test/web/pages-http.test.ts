@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { testDaemon, TEST_TOKEN, type TestDaemon } from '../helpers/daemon.ts';
 import { TestRepo } from '../helpers/git-repo.ts';
+import { findNginx } from '../../src/ingress/nginx-plane.ts';
 
 interface Raw {
   status: number;
@@ -172,5 +173,40 @@ describe('pages over HTTP', () => {
       assert.equal(directives(injected.headers['content-security-policy'] as string).get('connect-src'), "'self' https://api.github.com", host);
     }
     assert.equal((await rawGet(`${d.url}/_webhost/verify/Not_A_Name`)).status, 404);
+  });
+});
+
+describe('pages behind the nginx data plane', { skip: findNginx() ? false : 'nginx is not installed' }, () => {
+  let d: TestDaemon;
+  let repo: TestRepo;
+
+  before(async () => {
+    d = await testDaemon({ dataPlane: 'nginx' });
+    repo = new TestRepo({ 'server.ts': 'export default () => new Response("app itself");\n' });
+    assert.equal((await d.deployGit({ name: 'notary', source: repo.dir, ref: 'main', mode: 'attested' })).status, 201);
+  });
+  after(async () => {
+    await d.stop();
+    repo.remove();
+  });
+
+  test('the listing, the verifier page and its assets reach the daemon, on its origin and the project\'s own', async () => {
+    const port = new URL(d.url).port;
+    const listing = await rawGet(`${d.url}/`, { accept: BROWSER_ACCEPT });
+    assert.match(String(listing.headers['content-type']), /text\/html/);
+    assert.match(String(listing.headers['content-security-policy']), /trusted-types 'none'/);
+    assert.deepEqual(Object.keys((JSON.parse((await rawGet(`${d.url}/`)).body.toString()) as { projects: object }).projects), ['notary']);
+    for (const [url, host, connect] of [
+      [`${d.url}/notary/.well-known/tee-attestation`, undefined, "'self' https://api.github.com"],
+      [`${d.url}/.well-known/tee-attestation`, `notary.localhost:${port}`, `localhost:${port} https://api.github.com`],
+    ] as const) {
+      const headers: Record<string, string> = host ? { host } : {};
+      const page = await rawGet(url, { ...headers, accept: BROWSER_ACCEPT });
+      assert.equal(page.status, 200, url);
+      assert.equal(directives(page.headers['content-security-policy'] as string).get('connect-src'), connect);
+      const js = await rawGet(`${url}?asset=verify.js`, headers);
+      assert.equal(js.status, 200);
+      assert.match(String(js.headers['content-type']), /javascript/);
+    }
   });
 });
