@@ -131,7 +131,17 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
 
   const version = await daemonVersion();
   const info = await tee.client.info();
-  const substrate = async (): Promise<Record<string, unknown>> => {
+  // What is enforced changes rarely (a package installed, the engine restarted): probe at most
+  // every 30 seconds rather than on every request of this public endpoint.
+  let substrateCache: { at: number; value: Promise<Record<string, unknown>> } | undefined;
+  const substrate = (): Promise<Record<string, unknown>> => {
+    if (!substrateCache || Date.now() - substrateCache.at > 30_000) {
+      substrateCache = { at: Date.now(), value: probeSubstrate() };
+      substrateCache.value.catch(() => (substrateCache = undefined));
+    }
+    return substrateCache.value;
+  };
+  const probeSubstrate = async (): Promise<Record<string, unknown>> => {
     const reports: IsolationReport[] = await Promise.all([...drivers.values()].map((d) => d.isolation()));
     const layer1 = docker ? await docker.isolation() : dockerState;
     return {
