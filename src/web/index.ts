@@ -7,7 +7,7 @@
 // endpoints any other client reads: the pages hold no privileged path into the daemon, and the
 // verifier page runs unchanged when hosted elsewhere.
 import type { Context, Hono } from 'hono';
-import { pageAssets, ASSET_NAMES } from './assets.ts';
+import { pageAssets, ASSET_NAMES, type Asset } from './assets.ts';
 import { pageHeaders, verifierConnectSources, type PagePolicy } from './csp.ts';
 import { prefersHtml } from './negotiate.ts';
 import { renderShell, type Shell } from './shell.ts';
@@ -54,26 +54,41 @@ const VERIFIER: Shell = {
 const LISTING_POLICY: PagePolicy = { connect: ["'self'"], formAction: 'none' };
 const ADMIN_POLICY: PagePolicy = { connect: ["'self'"], formAction: 'none' };
 
+const UNAVAILABLE = 'The pages of this daemon are not available (their scripts could not be built; the daemon log says why). The JSON API works: curl -H "Accept: application/json" on this address; webhost verify <app url> checks an app.';
+
 export function mountPages(app: Hono, deps: PagesDeps): void {
+  let lastProblem = '';
+  /** The built assets, or null (logged once per reason) when they cannot be built here, e.g. without esbuild. */
+  const assets = async (): Promise<Map<string, Asset> | null> => {
+    try {
+      return await pageAssets();
+    } catch (err) {
+      const problem = (err as Error).message;
+      if (problem !== lastProblem) deps.log(`pages: could not build the page assets: ${problem}`);
+      lastProblem = problem;
+      return null;
+    }
+  };
+  /** A page's shell, once its script exists: a shell whose script 503s would spin forever. */
+  const page = async (c: Context, shell: Shell, policy: PagePolicy, cache: 'no-cache' | 'no-store'): Promise<Response> => {
+    if (!(await assets())) return c.text(UNAVAILABLE, 503);
+    return c.body(renderShell(shell), 200, pageHeaders(policy, cache));
+  };
+
   const serveAsset = async (c: Context, name: string): Promise<Response> => {
     if (!ASSET_NAMES.includes(name)) return c.json({ error: 'not found', code: 'not_found' }, 404);
-    let assets;
-    try {
-      assets = await pageAssets();
-    } catch (err) {
-      deps.log(`pages: could not build the page assets: ${(err as Error).message}`);
-      return c.json({ error: 'the page assets could not be built on this daemon', code: 'assets_unavailable' }, 503);
-    }
-    const a = assets.get(name)!;
+    const a = (await assets())?.get(name);
+    if (!a) return c.json({ error: 'the page assets could not be built on this daemon', code: 'assets_unavailable' }, 503);
     const headers: Record<string, string> = { 'content-type': a.type, etag: a.etag, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', vary: 'Accept-Encoding' };
     if (c.req.header('if-none-match') === a.etag) return c.body(null, 304, headers);
     if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) return c.body(a.gzip as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-encoding': 'gzip' });
     return c.body(a.body as Uint8Array<ArrayBuffer>, 200, headers);
   };
 
-  // `/`: the HTML listing for browsers; any other caller falls through to the API's JSON.
+  // `/`: the HTML listing for browsers; any other caller (and a browser, when the pages cannot be
+  // built here) falls through to the API's JSON.
   app.use('/', async (c, next) => {
-    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && prefersHtml(c.req.header('accept'))) {
+    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && prefersHtml(c.req.header('accept')) && (await assets())) {
       return c.body(renderShell(LISTING), 200, { ...pageHeaders(LISTING_POLICY, 'no-cache'), vary: 'Accept' });
     }
     await next();
@@ -86,7 +101,7 @@ export function mountPages(app: Hono, deps: PagesDeps): void {
     const asset = c.req.query('asset');
     if (asset !== undefined) return serveAsset(c, asset);
     const connect = verifierConnectSources({ name, host: c.req.header('host'), query: (k) => c.req.query(k) });
-    return c.body(renderShell(VERIFIER), 200, pageHeaders({ connect, formAction: 'self' }, 'no-cache'));
+    return page(c, VERIFIER, { connect, formAction: 'self' }, 'no-cache');
   };
   app.get('/_webhost/verify', (c) => verifier(c));
   app.get('/_webhost/verify/:name', (c) => {
@@ -95,5 +110,5 @@ export function mountPages(app: Hono, deps: PagesDeps): void {
     return verifier(c, name);
   });
 
-  app.get('/_webhost/admin', (c) => c.body(renderShell(ADMIN), 200, pageHeaders(ADMIN_POLICY, 'no-store')));
+  app.get('/_webhost/admin', (c) => page(c, ADMIN, ADMIN_POLICY, 'no-store'));
 }
