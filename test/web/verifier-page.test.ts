@@ -119,6 +119,8 @@ describe('listing and verifier pages in Chromium', { skip: missing ?? false }, (
     assert.ok(w.requests.some((u) => /\/_api\/verification\/notary\?nonce=[0-9a-f]{64}$/.test(u)), 'fetched with a fresh nonce');
     await w.shot('verifier-pass');
     await w.page.setViewportSize(PHONE);
+    const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px)`);
     await w.page.evaluate(() => window.scrollTo(0, 0));
     await w.shot('verifier-phone', { fullPage: false });
     assertClean(w);
