@@ -254,6 +254,12 @@ export function autodetect(has: (file: string) => boolean): { runtime: RuntimeNa
   return undefined;
 }
 
+/** The entry a runtime gets when none is named: the first of its autodetect files present, else its default. */
+export function defaultEntry(runtime: RuntimeName, has: (file: string) => boolean): string | undefined {
+  for (const [file, r] of AUTODETECT) if (r === runtime && has(file)) return runtime === 'static' ? '.' : runtime === 'compose' ? '' : file;
+  return DEFAULT_ENTRY[runtime];
+}
+
 export function resolveLimits(...layers: Array<Partial<Limits> | undefined>): Limits {
   return Object.assign({}, DEFAULT_LIMITS, ...layers.filter(Boolean)) as Limits;
 }

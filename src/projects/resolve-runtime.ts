@@ -6,7 +6,7 @@ import path from 'node:path';
 import { badRequest } from '../lib/http-error.ts';
 import { isDockerRuntime } from '../runtimes/docker/index.ts';
 import type { RuntimeName } from '../runtimes/driver.ts';
-import { autodetect, DEFAULT_ENTRY, parseRepoManifest, type RepoManifest } from './manifest.ts';
+import { autodetect, defaultEntry, parseRepoManifest, type RepoManifest } from './manifest.ts';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
@@ -47,7 +47,9 @@ export async function resolveRuntime(spec: { runtime?: RuntimeName; entry?: stri
     return { runtime, entry: runtime === 'dockerfile' ? (entry ?? 'Dockerfile') : '' };
   }
   if (noFiles) throw badRequest('missing_field', `runtime ${runtime} needs a source: a git URL or uploaded files`, 'source');
-  entry ??= DEFAULT_ENTRY[runtime]!;
+  // A runtime given without an entry takes the first file autodetection would pick for it
+  // (node: index.js, then index.mjs), else its default.
+  entry ??= defaultEntry(runtime, (f) => top.has(f))!;
   const full = path.join(dir, entry);
   const st = await stat(full).catch(() => undefined);
   const want = runtime === 'static' ? st?.isDirectory() : st?.isFile();
