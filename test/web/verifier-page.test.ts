@@ -144,6 +144,7 @@ describe('listing and verifier pages in Chromium', { skip: missing ?? false }, (
     assert.match(headline, new RegExp(`@${v2.slice(0, 7)}`));
     assert.match(headline, /1 change since your last visit on/);
     await w.shot('verifier-one-change');
+    await w.shot('verifier-one-change-top', { fullPage: false });
     assertClean(w);
     // A third look with nothing new in between says so.
     await verifyAt(w, `${d.url}/notary/.well-known/tee-attestation`);
