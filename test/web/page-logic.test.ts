@@ -157,15 +157,15 @@ describe('the summary sentence', () => {
 
   test('verified: the code, the source check, and what changed since the last visit', () => {
     const r = buildReport([pass('quote.signature', 't', 's'), pass('source.tree', 't', 's')], facts, false);
-    assert.equal(summarize(r, { changes: since, canRemember: true }).headline, 'The code running here is github.com/o/r@abc1234 (its tree matches that commit at the source); nothing changed since you last looked on 2026-05-01 09:12 UTC.');
+    assert.equal(summarize(r, { changes: since, memoryProblem: null }).headline, 'The code running here is github.com/o/r@abc1234 (its tree matches that commit at the source); nothing changed since you last looked on 2026-05-01 09:12 UTC.');
     const three = { ...since, changes: [1, 2, 3].map(() => ({}) as never) };
-    assert.match(summarize(r, { changes: three, canRemember: true }).headline, /; 3 changes since your last visit on 2026-05-01 09:12 UTC \(listed below\)\.$/);
-    assert.match(summarize(r, { changes: null, canRemember: true }).headline, /this is your first visit/);
+    assert.match(summarize(r, { changes: three, memoryProblem: null }).headline, /; 3 changes since your last visit on 2026-05-01 09:12 UTC \(listed below\)\.$/);
+    assert.match(summarize(r, { changes: null, memoryProblem: null }).headline, /this is your first visit/);
   });
 
   test('simulated: says so first, even when every check passed', () => {
     const r = buildReport([warn('dcap.trust-root', 't', 's'), pass('quote.signature', 't', 's'), skip('source.tree', 't', 's')], facts, true);
-    const s = summarize(r, { changes: null, canRemember: true });
+    const s = summarize(r, { changes: null, memoryProblem: null });
     assert.equal(s.verdict, 'simulated');
     assert.match(s.headline, /^SIMULATED TEE, not hardware evidence: the code running here is github\.com\/o\/r@abc1234 \(the source itself was not fetched here\)/);
     assert.ok(s.notes.some((n) => /development key/.test(n)));
@@ -173,7 +173,7 @@ describe('the summary sentence', () => {
 
   test('failed: exactly which checks, and the first reason', () => {
     const r = buildReport([pass('quote.signature', 't', 's'), fail('log.entries', 'Audit log entries hash to the checkpoint', 'The 2 entries served hash to a different tree.', { expected: 'a', actual: 'b' }), fail('log.consistency', 'Append-only since you last looked', 'Not append-only.')], facts, true);
-    const s = summarize(r, { changes: since, canRemember: true });
+    const s = summarize(r, { changes: since, memoryProblem: null });
     assert.equal(s.verdict, 'failed');
     assert.equal(s.headline, 'NOT VERIFIED: 2 checks failed — Audit log entries hash to the checkpoint (log.entries); Append-only since you last looked (log.consistency).');
     assert.equal(s.notes[0], 'The 2 entries served hash to a different tree.');

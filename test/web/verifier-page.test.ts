@@ -181,6 +181,16 @@ describe('listing and verifier pages in Chromium', { skip: missing ?? false }, (
     await w.context.close();
   });
 
+  test('a dev project has no verifier page: it looks like a missing one, said plainly', async () => {
+    const w = await watchedPage(browser);
+    await verifyAt(w, `${d.url}/sketch/.well-known/tee-attestation`);
+    assert.equal(await w.page.getAttribute('#results', 'data-verdict'), 'error');
+    assert.match((await w.page.textContent('#summary-headline')) ?? '', /has no attested project named sketch .*Nothing was checked\.$/);
+    assert.equal(await w.page.locator('li.check').count(), 0);
+    assert.deepEqual(w.problems.filter((p) => !/status of 404/.test(p)), []);
+    await w.context.close();
+  });
+
   test('an audit log edited on disk: the page shows log.entries failing, with expected and actual', async () => {
     const auditRoot = path.join(d.stateDir, 'audit', 'notary');
     const logDir = path.join(auditRoot, readdirSync(auditRoot).find((n) => !n.startsWith('.'))!);

@@ -15,8 +15,8 @@ export interface Summary {
 
 export interface SummaryContext {
   changes: ChangesSince | null;
-  /** Whether this browser could remember the checkpoint (localStorage usable). */
-  canRemember: boolean;
+  /** null when this browser keeps checkpoints; otherwise why it cannot compare with an earlier visit. */
+  memoryProblem: string | null;
 }
 
 /** What runs, as people say it: `github.com/o/r@abc1234`, an uploaded tarball, or images. */
@@ -31,9 +31,9 @@ export function runningCode(deployment: Facts | undefined): string {
 function changesSentence(ctx: SummaryContext): string {
   const c = ctx.changes;
   if (!c) {
-    return ctx.canRemember
+    return ctx.memoryProblem === null
       ? 'this is your first visit: this browser now remembers the audit log, so next time it can prove nothing was rewritten'
-      : 'this browser cannot remember the audit log (storage is off), so each visit is a first look';
+      : `nothing was compared with an earlier visit: ${ctx.memoryProblem}`;
   }
   const n = c.changes.length;
   return n === 0 ? `nothing changed since you last looked on ${when(c.since)}` : `${plural(n, 'change')} since your last visit on ${when(c.since)} (listed below)`;

@@ -33,7 +33,7 @@ async function verify(main: HTMLElement, target: Extract<PageTarget, { kind: 'da
     const run = await runVerification(target, opts, browserStore());
     const bundle = run.report.checks[0]?.status === 'pass' ? (run.bundle as EvidenceBundle) : null;
     const simulated = run.report.simulated || bundle?.daemon?.tee === 'simulated';
-    const summary = summarize(run.report, { changes: run.changes, canRemember: run.canRemember });
+    const summary = summarize(run.report, { changes: run.changes, memoryProblem: run.memoryProblem });
     replace(
       results,
       simulated ? verifierBanner() : null,

@@ -8,7 +8,7 @@ import type { Report } from '../../verify/check.ts';
 import { auditPath, verificationPath } from '../../verify/endpoints.ts';
 import { onchainHook } from '../../verify/onchain.ts';
 import { verifyBundle, type BundleVerifyOptions } from '../../verify/verify-bundle.ts';
-import { fetchJson } from './api-client.ts';
+import { ApiError, fetchJson } from './api-client.ts';
 import { changesSince, type ChangesSince } from './changes.ts';
 import { loadSeen, rememberBundle, SeenDamaged, type KeyValueStore, type SeenFile } from './seen-store.ts';
 import { lookUpSource } from './source-hosts.ts';
@@ -26,7 +26,8 @@ export interface Run {
   notes: Record<string, string>;
   /** Whether the checkpoint was remembered; why not otherwise. */
   remembered: true | string;
-  canRemember: boolean;
+  /** null when this browser keeps checkpoints; otherwise why it cannot (storage off, or its record damaged). */
+  memoryProblem: string | null;
 }
 
 export function freshNonce(): string {
@@ -64,7 +65,15 @@ export async function runVerification(target: Extract<PageTarget, { kind: 'daemo
     fetched = target.url;
     notes['binding.nonce'] = 'A saved bundle was given, so this page sent no nonce: the quote proves the state at some time, not now.';
   }
-  const bundle = await fetchJson(fetched);
+  let bundle: unknown;
+  try {
+    bundle = await fetchJson(fetched);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404 && target.kind === 'daemon') {
+      throw new Error(`${target.base} has no attested project named ${target.name} (a project in dev mode is not public, and looks the same as a missing one)`);
+    }
+    throw e;
+  }
 
   let seen: SeenFile = { v: 1, logs: {} };
   let seenProblem: string | null = store ? null : 'this browser does not let the page store anything';
@@ -123,5 +132,5 @@ export async function runVerification(target: Extract<PageTarget, { kind: 'daemo
       remembered = `could not remember it: ${(e as Error).message}`;
     }
   }
-  return { bundle, fetched, nonce, report, changes, notes, remembered, canRemember: !!store && !seenProblem };
+  return { bundle, fetched, nonce, report, changes, notes, remembered, memoryProblem: seenProblem };
 }
