@@ -38,7 +38,7 @@ export function resolveTarget(page: URL): PageTarget {
   if (parts.length === 3 && parts[1] === '.well-known' && parts[2] === 'tee-attestation' && isProjectName(parts[0]!)) {
     return { kind: 'daemon', base: page.origin, name: parts[0]!, appUrl: `${page.origin}/${parts[0]}/` };
   }
-  if (parts.length === 2 && parts[0] === '.well-known') {
+  if (parts.length === 2 && parts[0] === '.well-known' && parts[1] === 'tee-attestation') {
     try {
       const t = parseVerifyTarget(`${page.origin}/`);
       if (t.kind === 'daemon') return { kind: 'daemon', base: t.base, name: t.name, appUrl: `${page.origin}/` };
