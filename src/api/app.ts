@@ -26,6 +26,8 @@ export interface ApiDeps {
   log: (msg: string) => void;
   /** Attested mode (promote and the public evidence), when the daemon has a TEE. */
   attested?: Omit<AttestedDeps, 'view' | 'requireAdmin' | 'remote' | 'store' | 'deployer'>;
+  /** The latest audit-log entry of an attested project (for the listing), when there is one. */
+  lastChange?: (name: string) => Promise<{ time: string; action: string } | null>;
   /** The daemon's pages, mounted before the API routes so `/` can answer browsers with HTML. */
   pages?: (app: Hono) => void;
 }
@@ -166,7 +168,8 @@ export function createApi(deps: ApiDeps): Hono<Env> {
     for (const p of deps.store.list()) {
       if (!c.get('admin') && p.mode !== 'attested') continue;
       const v = await view(p);
-      projects[p.name] = { runtime: v.runtime, mode: v.mode, source: v.source, commit_sha: v.commit_sha, tree_hash: v.tree_hash, promoted_at: v.promoted_at };
+      const last = p.mode === 'attested' ? await deps.lastChange?.(p.name).catch(() => null) : null;
+      projects[p.name] = { runtime: v.runtime, mode: v.mode, source: v.source, commit_sha: v.commit_sha, tree_hash: v.tree_hash, promoted_at: v.promoted_at, last_change: last ?? null };
     }
     return c.json({ projects }, 200, PUBLIC_CORS);
   });

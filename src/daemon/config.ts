@@ -28,6 +28,8 @@ export interface DaemonConfig {
    * different namespaces: each removes containers of projects it does not know.
    */
   dockerNamespace: string;
+  /** Where the daemon fetches PCCS collateral for its evidence on real hardware. */
+  pccsUrl: string;
 }
 
 const DSTACK_SOCKETS = ['/var/run/dstack.sock', '/run/dstack.sock', '/var/run/dstack/dstack.sock', '/run/dstack/dstack.sock'];
@@ -116,5 +118,6 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Promis
     dstackEndpoint,
     dataPlane: dataPlane(flags['data-plane'] ?? env.WEBHOST_DATA_PLANE),
     dockerNamespace: dockerNamespace(env.WEBHOST_DOCKER_NAMESPACE),
+    pccsUrl: env.WEBHOST_PCCS_URL || 'https://pccs.phala.network',
   };
 }

@@ -60,6 +60,8 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     endpoint: config.dstackEndpoint,
     simulated: !(config.dstackEndpoint && DEFAULT_SOCKET_PATHS.includes(config.dstackEndpoint)),
     stateDir: config.stateDir,
+    pccsUrl: config.pccsUrl,
+    log,
   });
   const trail = new AuditTrail(
     new AuditLogs(path.join(config.stateDir, 'audit'), {
@@ -174,11 +176,17 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     uploadLimitBytes: config.uploadLimitBytes,
     log,
     pages: (app) => mountPages(app, { log }),
+    lastChange: async (name) => {
+      const entry = (await trail.logs.current(name))?.entries().at(-1);
+      if (!entry) return null;
+      const e = JSON.parse(entry) as { time: string; action: string };
+      return { time: e.time, action: e.action };
+    },
     attested: {
       trail,
       tee,
       self: { version: version.version, commit: version.commit, tee: tee.kind, simulatorRootCa: tee.simulatorRootCa },
-      collateral: tee.simulator ? async () => tee.simulator!.collateral() : undefined,
+      collateral: () => tee.collateral(),
     },
   });
   const listener = getRequestListener(api.fetch);

@@ -5,6 +5,9 @@
 import path from 'node:path';
 import { GuestAgentClient } from '../attestation/guest-agent-client.ts';
 import { startSimulator, type Simulator } from '../attestation/simulator/index.ts';
+import { collateralForQuote } from '../verify/dcap.ts';
+import type { Collateral } from '../verify/bundle.ts';
+import type { FetchLike } from '../verify/collateral.ts';
 
 export interface Tee {
   client: GuestAgentClient;
@@ -16,6 +19,8 @@ export interface Tee {
   simulator: Simulator | undefined;
   /** A 32-byte key derived inside the TEE for `purpose` at `path` (deterministic across restarts). */
   deriveKey(keyPath: string, purpose: string): Promise<Uint8Array>;
+  /** PCCS collateral for this platform, cached (null when it cannot be had right now). */
+  collateral(): Promise<Collateral | null>;
   close(): Promise<void>;
 }
 
@@ -26,7 +31,10 @@ export const KEY_PATHS = {
   appKey: (project: string, treeHash: string) => `dstack-webhost/v1/app/${project}/${treeHash}`,
 };
 
-export async function connectTee(opts: { endpoint: string | undefined; simulated: boolean; stateDir: string }): Promise<Tee> {
+/** Intel publishes TCB info and QE identity valid for 30 days; refreshing every few hours keeps the evidence fresh. */
+const COLLATERAL_TTL_MS = 6 * 3600_000;
+
+export async function connectTee(opts: { endpoint: string | undefined; simulated: boolean; stateDir: string; pccsUrl: string; log?: (msg: string) => void }): Promise<Tee> {
   let simulator: Simulator | undefined;
   let endpoint = opts.endpoint;
   let kind: Tee['kind'] = opts.simulated ? 'simulated' : 'tdx';
@@ -38,9 +46,26 @@ export async function connectTee(opts: { endpoint: string | undefined; simulated
   const client = new GuestAgentClient({ endpoint });
   // Fail at start-up, with the endpoint named, rather than at the first promote.
   await client.info();
+  let cached: { at: number; value: Promise<Collateral | null> } | undefined;
+  const collateral = (): Promise<Collateral | null> => {
+    if (simulator) return Promise.resolve(simulator.collateral());
+    if (!cached || Date.now() - cached.at > COLLATERAL_TTL_MS) {
+      const value = (async () => {
+        const q = await client.getQuote(new Uint8Array(0));
+        return collateralForQuote(q.quoteBytes, opts.pccsUrl, fetch as unknown as FetchLike);
+      })().catch((err: Error) => {
+        opts.log?.(`collateral from ${opts.pccsUrl}: ${err.message}`);
+        cached = undefined; // try again next time
+        return null;
+      });
+      cached = { at: Date.now(), value };
+    }
+    return cached.value;
+  };
   return {
     client,
     kind,
+    collateral,
     endpoint,
     simulatorRootCa: simulator ? Buffer.from(simulator.rootCaDer).toString('hex') : undefined,
     simulator,

@@ -15,7 +15,7 @@ import { bytesEqual, bytesToHex, concatBytes, hexToBytes, isAllZero, utf8ToBytes
 import { errorMessage, fail, pass, skip, warn, type Check, type Fact, type Facts } from './check.ts';
 import { crlBytes, fetchCollateral, parseQeIdentity, parseTcbInfo, type FetchLike } from './collateral.ts';
 import { deviceIdFromPpid, deviceIdFromUserData, parsePckExtension, type PckExtension } from './pck.ts';
-import type { ParsedQuote } from './quote.ts';
+import { parseQuote, type ParsedQuote } from './quote.ts';
 import { fingerprint, parseCertificate, parseCrl, pemToDers, verifyChain, verifyEcdsaDer, verifyEcdsaRaw, type Certificate, type Crl } from './x509.ts';
 
 /** SHA-256 of the DER of "Intel SGX Root CA" (valid 2018-05-21 to 2049-12-31). */
@@ -426,4 +426,15 @@ export async function checkDcap(q: ParsedQuote, o: DcapOptions): Promise<DcapOut
     c.facts.advisory_ids = tcb.advisoryIds as Fact;
   }
   return { checks: c.checks, facts: c.facts, simulated, tcb };
+}
+
+/**
+ * PCCS collateral for the platform that produced `quote` (its FMSPC and CA come from the quote's
+ * PCK certificate). The daemon uses it to put collateral into its evidence, so a browser can
+ * verify without a PCCS of its own; what it fetches is signed by Intel and checked like any other.
+ */
+export async function collateralForQuote(quote: Uint8Array, pccsUrl: string, fetchFn: FetchLike): Promise<Collateral> {
+  const q = parseQuote(quote);
+  const leaf = parseCertificate(pemToDers(q.pckChainPem)[0]!);
+  return fetchCollateral(pccsUrl, parsePckExtension(leaf), fetchFn);
 }

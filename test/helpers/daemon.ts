@@ -42,6 +42,7 @@ export async function testDaemon(overrides: Partial<DaemonConfig> = {}): Promise
     dstackEndpoint: undefined,
     dataPlane,
     dockerNamespace: `t-${Math.random().toString(16).slice(2, 10)}`,
+    pccsUrl: 'http://127.0.0.1:9',
     ...overrides,
   };
   const accessLines: string[] = [];
