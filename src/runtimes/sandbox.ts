@@ -38,6 +38,12 @@ export const INSIDE = {
   tmp: '/tmp',
 } as const;
 
+/**
+ * The daemon's app-key broker socket, which the daemon (not the tenant) creates in the instance's
+ * run folder: /run/webhost/broker.sock inside the sandbox (see attestation/app-broker.ts).
+ */
+export const BROKER_SOCKET_NAME = 'broker.sock';
+
 /** /etc files a runtime needs for TLS, DNS and time; each is bound only if the host has it. */
 const ETC_FILES = [
   '/etc/ssl',

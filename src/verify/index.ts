@@ -32,3 +32,4 @@ export { headline } from './headline.ts';
 export { onchainHook, ONCHAIN_CHECK_IDS, BASE_MAINNET_KMS, BASE_MAINNET_CHAIN_ID, type OnchainOptions } from './onchain.ts';
 export { SIGNATURES, SELECTORS, EVENT_SIGNATURES, selector, eventTopic, checksumAddress, normalizeAddress, isAddress, encodeIsAppAllowed, decodeBool, decodeBoolString, decodeBytesList, revertReason, AbiError, type AppBootInfo } from './onchain-abi.ts';
 export { JsonRpcClient, RpcRevert, RpcFailure, rpcLabel, type RpcFetch, type RpcLog, type RpcClientOptions } from './onchain-rpc.ts';
+export { verifyReceipt, verifyAppQuote, receiptMessage, receiptProblem, sha256Bytes, RECEIPT_TAG, RECEIPT_HEADER, APP_PREIMAGE_VERSION, RESERVED_SIGN_PREFIX, RECEIPT_CHECK_IDS, APP_QUOTE_CHECK_IDS, type Receipt, type UnsignedReceipt, type AppPreimage, type AppQuote, type AppQuoteVerifyOptions } from './receipt.ts';
