@@ -9,22 +9,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { writeFileAtomic } from '../lib/atomic-file.ts';
-import { renderNginxConfig, ACCESS_LOG_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
+import { renderNginxConfig, type NginxConfigInput, ACCESS_LOG_NAME, UPSTREAM_KEEPALIVE_SECONDS, upstreamLink } from './nginx-config.ts';
 import { LogTail } from './log-tail.ts';
 import { TcpRelay } from './tcp-relay.ts';
 import type { RouteTable } from './route-table.ts';
 
-export interface NginxPlaneOptions {
+/** What the config needs, except the routes, which are read from the live table on every change. */
+export interface NginxPlaneOptions extends Omit<NginxConfigInput, 'routes'> {
   binary: string;
-  prefix: string;
-  port: number;
-  host: string;
-  baseDomain: string;
-  daemonSocket: string;
-  trustProxy: boolean;
-  upstreamTimeoutMs: number;
   routes: RouteTable;
-  workers: number;
   /** Receives access-log lines (JSON, one per line) in the daemon's own format. */
   access: (text: string) => void;
   log: (msg: string) => void;
@@ -77,16 +70,9 @@ export class NginxPlane {
   }
 
   private render(): string {
-    const { routes } = this.o;
+    const { routes, binary: _binary, access: _access, log: _log, ...config } = this.o;
     return renderNginxConfig({
-      prefix: this.o.prefix,
-      port: this.o.port,
-      host: this.o.host,
-      baseDomain: this.o.baseDomain,
-      daemonSocket: this.o.daemonSocket,
-      trustProxy: this.o.trustProxy,
-      upstreamTimeoutMs: this.o.upstreamTimeoutMs,
-      workers: this.o.workers,
+      ...config,
       routes: routes.names().sort().map((name) => ({ name, route: routes.get(name)!, port: routes.portOf(name) })),
     });
   }

@@ -61,6 +61,18 @@ export function responseHeaders(raw: string[]): string[] {
   return out;
 }
 
+/** Counts a request in flight on `upstream`; the returned function ends it, once, however often called. */
+function enter(upstream: Upstream): () => void {
+  upstream.enter();
+  let left = false;
+  return () => {
+    if (!left) {
+      left = true;
+      upstream.leave();
+    }
+  };
+}
+
 export interface ProxyErrorReply {
   (status: 502 | 504, code: string, message: string): void;
 }
@@ -78,14 +90,7 @@ export function proxyRequest(
   timeoutMs: number,
   onError: ProxyErrorReply,
 ): void {
-  upstream.enter();
-  let left = false;
-  const leave = () => {
-    if (!left) {
-      left = true;
-      upstream.leave();
-    }
-  };
+  const leave = enter(upstream);
   const up = http.request({
     ...upstream.connectOptions,
     agent: upstream.agent,
@@ -123,14 +128,7 @@ export function proxyRequest(
 
 /** Relays a WebSocket (or any HTTP Upgrade) to the app: writes the request head, then pipes bytes both ways. */
 export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Upstream, path: string, fwd: ForwardInfo): void {
-  upstream.enter();
-  let left = false;
-  const leave = () => {
-    if (!left) {
-      left = true;
-      upstream.leave();
-    }
-  };
+  const leave = enter(upstream);
   const target = upstream.connectOptions;
   const conn = 'socketPath' in target ? net.connect(target.socketPath) : net.connect(target.port, target.host);
   const headers = upstreamHeaders(req.headers, fwd, true);

@@ -2,7 +2,7 @@
 // manifest (request > repo project.json > autodetect), make an immutable content-addressed
 // deployment, install dependencies sandboxed, start it health-gated, and only then record it as
 // current. A failure at any step leaves the project exactly as it was.
-import { cp, mkdir, mkdtemp, rename, rm, chown, lchown, lstat, readdir, chmod } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest, notFound, unprocessable, conflict, HttpError } from '../lib/http-error.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
@@ -12,6 +12,7 @@ import type { ProcessRuntime } from '../runtimes/driver.ts';
 import { isDockerRuntime, parseDockerFields, dockerFieldsRecord, type DockerDriver, type DockerFields, type ResolvedImage } from '../runtimes/docker/index.ts';
 import { resolveLimits, parseGitSource, type DeployManifest } from './manifest.ts';
 import { readRepoManifest, resolveRuntime } from './resolve-runtime.ts';
+import { ensureOwnedDir, sealTree } from '../runtimes/tenant-dirs.ts';
 import { checkoutGit } from './git-source.ts';
 import { extractArchive, type ArchiveLimits } from './tarball.ts';
 import { treeHash } from './tree-hash.ts';
@@ -179,7 +180,7 @@ export class Deployer {
           await mkdir(store.deploymentDir(name, id), { recursive: true, mode: 0o750 });
           await cp(store.sourceDir(name, d.id), store.sourceDir(name, id), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
           created = true;
-          await sealSource(store.deploymentDir(name, id), p.gid);
+          await sealTree(store.deploymentDir(name, id), p.gid);
           next = { ...d, id, created_at: new Date().toISOString(), record };
           await store.saveDeployment(name, next);
         }
@@ -387,7 +388,7 @@ export class Deployer {
           const added = (await readdir(store.sourceDir(name, id))).filter((e) => !before.has(e)).sort();
           if (added.length) deployment.installed = added;
         }
-        await sealSource(store.deploymentDir(name, id), project.gid);
+        await sealTree(store.deploymentDir(name, id), project.gid);
         await store.saveDeployment(name, deployment);
       }
 
@@ -437,35 +438,8 @@ export class Deployer {
   /** The tenant's folders: readable by its group only; data and run owned by it. */
   private async prepareTenant(p: ProjectRecord): Promise<void> {
     const { store } = this.opts;
-    const dir = store.tenantDir(p.name);
-    await mkdir(dir, { recursive: true, mode: 0o750 });
-    await chown(dir, 0, p.gid);
-    await chmod(dir, 0o750);
-    await mkdir(store.deploymentsDir(p.name), { recursive: true, mode: 0o750 });
-    await chown(store.deploymentsDir(p.name), 0, p.gid);
-    for (const own of [store.dataDir(p.name), store.runDir(p.name)]) {
-      await mkdir(own, { recursive: true, mode: 0o700 });
-      await chown(own, p.uid, p.gid);
-      await chmod(own, 0o700);
-    }
+    await ensureOwnedDir(store.tenantDir(p.name), 0, p.gid, 0o750);
+    await ensureOwnedDir(store.deploymentsDir(p.name), 0, p.gid, 0o750);
+    for (const own of [store.dataDir(p.name), store.runDir(p.name)]) await ensureOwnedDir(own, p.uid, p.gid, 0o700);
   }
-}
-
-/** Makes a deployment's files read-only and readable by the tenant's group alone. */
-async function sealSource(dir: string, gid: number): Promise<void> {
-  const walk = async (p: string): Promise<void> => {
-    const st = await lstat(p);
-    if (st.isSymbolicLink()) {
-      await lchown(p, 0, gid); // never chown through a link
-      return;
-    }
-    await chown(p, 0, gid);
-    if (st.isDirectory()) {
-      await chmod(p, 0o750);
-      for (const e of await readdir(p)) await walk(path.join(p, e));
-    } else {
-      await chmod(p, st.mode & 0o100 ? 0o750 : 0o640);
-    }
-  };
-  await walk(dir);
 }
