@@ -34,7 +34,7 @@ export const KEY_PATHS = {
 /** Intel publishes TCB info and QE identity valid for 30 days; refreshing every few hours keeps the evidence fresh. */
 const COLLATERAL_TTL_MS = 6 * 3600_000;
 
-export async function connectTee(opts: { endpoint: string | undefined; simulated: boolean; stateDir: string; pccsUrl: string; log?: (msg: string) => void }): Promise<Tee> {
+export async function connectTee(opts: { endpoint: string | undefined; simulated: boolean; stateDir: string; pccsUrl?: string; log?: (msg: string) => void }): Promise<Tee> {
   let simulator: Simulator | undefined;
   let endpoint = opts.endpoint;
   let kind: Tee['kind'] = opts.simulated ? 'simulated' : 'tdx';
@@ -52,9 +52,9 @@ export async function connectTee(opts: { endpoint: string | undefined; simulated
     if (!cached || Date.now() - cached.at > COLLATERAL_TTL_MS) {
       const value = (async () => {
         const q = await client.getQuote(new Uint8Array(0));
-        return collateralForQuote(q.quoteBytes, opts.pccsUrl, fetch as unknown as FetchLike);
+        return collateralForQuote(q.quoteBytes, opts.pccsUrl ?? 'https://pccs.phala.network', fetch as unknown as FetchLike);
       })().catch((err: Error) => {
-        opts.log?.(`collateral from ${opts.pccsUrl}: ${err.message}`);
+        opts.log?.(`collateral from ${opts.pccsUrl ?? 'the default PCCS'}: ${err.message}`);
         cached = undefined; // try again next time
         return null;
       });

@@ -10,13 +10,11 @@ import { parseArgs } from 'node:util';
 import { writeJsonAtomic } from '../../lib/atomic-file.ts';
 import type { AuditResponse } from '../../verify/api-shapes.ts';
 import type { Collateral, EvidenceBundle } from '../../verify/bundle.ts';
-import { readCheckpointBody } from '../../verify/bundle-checks.ts';
 import type { Check, Facts, Report } from '../../verify/check.ts';
 import { auditPath, isNonce, parseVerifyTarget, verificationPath, type VerifyTarget } from '../../verify/endpoints.ts';
 import { headline } from '../../verify/headline.ts';
 import { parseQuoteInput } from '../../verify/input.ts';
-import type { SeenCheckpoint } from '../../verify/log-checks.ts';
-import { base64Encode } from '../../verify/note.ts';
+import { emptySeen, parseSeen, rememberBundle, type SeenFile } from '../../verify/seen.ts';
 import type { VerifyOptions } from '../../verify/policy.ts';
 import type { SourceFetcher } from '../../verify/source-check.ts';
 import { isAddress } from '../../verify/onchain-abi.ts';
@@ -175,11 +173,6 @@ async function policy(f: Flags): Promise<VerifyOptions> {
 
 // ---- remembered checkpoints ----
 
-interface SeenFile {
-  v: 1;
-  logs: Record<string, SeenCheckpoint & { project?: string }>;
-}
-
 export function seenFile(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
   return path.join(base, 'webhost', 'seen.json');
@@ -190,29 +183,15 @@ async function loadSeen(file: string): Promise<SeenFile> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { v: 1, logs: {} };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptySeen();
     throw e;
   }
-  // A damaged memory is an error, not a blank one: forgetting silently would drop the protection.
-  const o = JSON.parse(text) as SeenFile;
-  if (!o || o.v !== 1 || typeof o.logs !== 'object' || o.logs === null) throw new Error(`${file} is not a webhost seen-checkpoints file (fix or remove it)`);
-  return o;
+  return parseSeen(text, file);
 }
 
 /** After a passing report: remember the quoted checkpoint and those of earlier incarnations. */
 async function remember(file: string, bundle: EvidenceBundle): Promise<void> {
-  const seen = await loadSeen(file); // re-read: another run may have written meanwhile
-  const at = new Date().toISOString();
-  const p = bundle.attestation.preimage;
-  const put = (s: SeenCheckpoint) => {
-    const old = seen.logs[s.origin];
-    if (!old || old.size <= s.size) seen.logs[s.origin] = { ...s, project: p.project };
-  };
-  put({ origin: p.log.origin, public_key: p.log.public_key, size: p.log.size, root_hash: p.log.root_hash, seen_at: at });
-  for (const prev of bundle.log.previous) {
-    const cp = readCheckpointBody(prev.checkpoint);
-    if (cp) put({ origin: prev.origin, public_key: prev.public_key, size: cp.size, root_hash: base64Encode(cp.rootHash), seen_at: at });
-  }
+  const seen = rememberBundle(await loadSeen(file), bundle); // re-read: another run may have written meanwhile
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeJsonAtomic(file, seen);
 }
