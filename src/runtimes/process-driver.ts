@@ -13,7 +13,7 @@ import { runInstall } from './install-run.ts';
 import { baseEnv, planView, SOCKET_NAME } from './view.ts';
 import { ensureOwnedDir, giveTree, whyUnreachable } from './tenant-dirs.ts';
 import { SHIMS_DIR } from './profiles/locate.ts';
-import { INSIDE } from './sandbox.ts';
+import { BROKER_SOCKET_NAME, INSIDE } from './sandbox.ts';
 import type { RuntimeBinary, RuntimeProfile } from './profile.ts';
 
 export interface ProcessDriverOptions {
@@ -118,6 +118,8 @@ export class ProcessDriver implements RuntimeDriver {
           entry: view.entry,
           source: view.source,
           socket: view.socket,
+          // ctx.sign / ctx.receipt / ctx.quote talk to the daemon's key broker here (when it serves one)
+          broker: path.posix.join(view.run, BROKER_SOCKET_NAME),
           dataDir: view.data,
           env: spec.env,
           project: { name: spec.project, deployment: spec.deploymentId },

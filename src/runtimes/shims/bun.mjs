@@ -6,6 +6,7 @@
 // `ctx.upgrade(req, options)` (Bun's server.upgrade).
 import { unlinkSync } from 'node:fs';
 import { applyEnv, fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, readStartup, webHandler } from './common.mjs';
+import { exchange } from './broker-net.mjs';
 
 let server = null;
 let stopping = false;
@@ -45,7 +46,7 @@ try {
   process.exit(1);
 }
 
-const ctx = makeCtx(config);
+const ctx = makeCtx(config, exchange); // exchange: the key broker over node:net (broker-net.mjs)
 ctx.upgrade = (req, options) => server.upgrade(req, options);
 const websocket = mod.default && typeof mod.default === 'object' ? mod.default.websocket : undefined;
 

@@ -63,13 +63,76 @@ export function readStartup(stream, onClose) {
   });
 }
 
-/** ctx as the handler contract defines it: the project's env, its data folder, its identity. */
-export function makeCtx(config) {
+/**
+ * ctx as the handler contract defines it: the project's env, its data folder, its identity, and
+ * the app key (sign, receipt, quote) through the daemon's broker socket. `exchange(path, line)`
+ * sends one request line and resolves with the answer line: each shim brings its own socket API.
+ */
+export function makeCtx(config, exchange) {
+  const broker = brokerClient(config.broker, exchange);
   return {
     env: { ...config.env },
     dataDir: config.dataDir,
     project: { name: config.project.name, deployment: config.project.deployment ?? null },
+    /** Ed25519 signature of `data` with the project's app key: { signature, publicKey } (hex). */
+    async sign(data) {
+      const r = await broker('sign', { data: toBase64(toBytes(data, 'ctx.sign')) });
+      return { signature: r.signature, publicKey: r.public_key };
+    },
+    /** A receipt for `payload` (e.g. the exact response body), signed by the daemon with the app key. */
+    async receipt(payload) {
+      const r = await broker('receipt', { payload_sha256: await sha256Hex(toBytes(payload, 'ctx.receipt')) });
+      return r.receipt;
+    },
+    /** A fresh TDX quote binding this deployment, the app key and SHA-256 of `data` (attested projects only). */
+    async quote(data) {
+      const r = await broker('quote', { data_sha256: await sha256Hex(toBytes(data, 'ctx.quote')) });
+      return { quote: r.quote, preimage: r.preimage, report_data: r.report_data, event_log: r.event_log };
+    },
   };
+}
+
+/** How long a broker request may take (a quote on real hardware takes a moment). */
+export const BROKER_TIMEOUT_MS = 30_000;
+
+function brokerClient(path, exchange) {
+  return async (op, fields) => {
+    if (typeof path !== 'string' || !path || !exchange) throw new Error(`ctx.${op}: this instance has no key broker`);
+    let line;
+    try {
+      line = await exchange(path, JSON.stringify({ op, ...fields }), BROKER_TIMEOUT_MS);
+    } catch (err) {
+      const e = new Error(`ctx.${op}: the daemon's key broker at ${path} did not answer (${err && (err.code || err.name)}: ${err && err.message}); the app runs without one (e.g. a test harness)`);
+      e.code = 'broker_unreachable';
+      throw e;
+    }
+    const r = JSON.parse(line);
+    if (!r.ok) {
+      const e = new Error(`ctx.${op}: ${r.error}`);
+      e.code = r.code;
+      throw e;
+    }
+    return r;
+  };
+}
+
+function toBytes(data, what) {
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`${what} takes a string or bytes (Uint8Array, ArrayBuffer)`);
+}
+
+function toBase64(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**

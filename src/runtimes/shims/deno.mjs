@@ -34,7 +34,35 @@ try {
   Deno.exit(1);
 }
 
-const ctx = makeCtx(config);
+// The key broker (ctx.sign, ctx.receipt, ctx.quote): one request line, one answer line. Deno lets
+// this connect because the run folder holding broker.sock is in --allow-read/--allow-write.
+async function exchange(path, line, timeoutMs) {
+  const conn = await Deno.connect({ transport: 'unix', path });
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    const out = new TextEncoder().encode(line + '\n');
+    for (let off = 0; off < out.length; ) off += await conn.write(out.subarray(off));
+    const decoder = new TextDecoder();
+    const buf = new Uint8Array(65536);
+    let text = '';
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) throw Object.assign(new Error('closed without an answer'), { code: 'ECONNRESET' });
+      text += decoder.decode(buf.subarray(0, n), { stream: true });
+      const nl = text.indexOf('\n');
+      if (nl >= 0) return text.slice(0, nl);
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer
+    }
+  }
+}
+
+const ctx = makeCtx(config, exchange);
 try {
   Deno.removeSync(config.socket); // a socket left by a crashed predecessor in the same folder
 } catch {

@@ -15,6 +15,7 @@ import { unlinkSync } from 'node:fs';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { applyEnv, fileUrl, makeCtx, PROBE_HEADER, readStartup, webHandler } from './common.mjs';
+import { exchange } from './broker-net.mjs';
 
 let server = null;
 let stopping = false;
@@ -57,7 +58,7 @@ try {
   process.exit(1);
 }
 
-const ctx = makeCtx(config);
+const ctx = makeCtx(config, exchange); // exchange: the key broker over node:net (broker-net.mjs)
 const exported = mod.default;
 const nodeStyle = typeof exported === 'function' && exported.length >= 3;
 let web = null;

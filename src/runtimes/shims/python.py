@@ -7,7 +7,8 @@ stdin (or SIGTERM) means "stop gracefully".
 Two handler forms (app.py):
   - WSGI (the standard): a callable `app` (or `application`). The request body streams through
     wsgi.input (Content-Length or chunked); the response streams out as the iterable yields it.
-    environ['webhost.ctx'] = {'env', 'data_dir', 'project'}.
+    environ['webhost.ctx'] = ctx: a dict {'env', 'data_dir', 'project'} that also has ctx.sign(data),
+    ctx.receipt(payload) and ctx.quote(data) (the app key, through the daemon's broker).
   - the reference's form: `[async] def handle(method, path, headers, body, env)` returning
     (status, headers, body). `path` is the request target INCLUDING the query string; `headers`
     is a dict with case-insensitive lookups; `body` is the whole request body (bytes). Response
@@ -50,6 +51,87 @@ HOP_BY_HOP = {'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy
 
 class BadRequest(Exception):
     pass
+
+
+BROKER_TIMEOUT = 30.0
+
+
+class BrokerError(Exception):
+    """An answer of the daemon's key broker that is not ok (`code` says which: not_attested, rate_limited, ...)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def _bytes(data, what):
+    if isinstance(data, str):
+        return data.encode('utf-8')
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError('%s takes str or bytes' % what)
+
+
+class Ctx(dict):
+    """ctx: a dict {'env', 'data_dir', 'project'} (as before) whose keys also read as attributes, with
+    sign/receipt/quote through the daemon's key broker (one JSON line each way on a unix socket).
+    Each call blocks its thread for the round trip (a quote on real hardware takes a moment)."""
+
+    def __init__(self, config):
+        super().__init__(
+            env=dict(config['env']),
+            data_dir=config['dataDir'],
+            project={'name': config['project']['name'], 'deployment': config['project'].get('deployment')},
+        )
+        self._broker = config.get('broker')
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+    def _call(self, op, fields):
+        if not self._broker:
+            raise BrokerError('broker_unreachable', 'ctx.%s: this instance has no key broker' % op)
+        request = dict(fields, op=op)
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.settimeout(BROKER_TIMEOUT)
+                s.connect(self._broker)
+                s.sendall(json.dumps(request).encode() + b'\n')
+                buf = b''
+                while b'\n' not in buf:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise OSError('closed without an answer')
+                    buf += chunk
+            finally:
+                s.close()
+        except OSError as err:
+            raise BrokerError('broker_unreachable', "ctx.%s: the daemon's key broker at %s did not answer (%s)" % (op, self._broker, err))
+        answer = json.loads(buf.split(b'\n', 1)[0])
+        if not answer.get('ok'):
+            raise BrokerError(answer.get('code'), 'ctx.%s: %s' % (op, answer.get('error')))
+        return answer
+
+    def sign(self, data):
+        """Ed25519 signature of `data` with the project's app key: {'signature', 'public_key'} (hex)."""
+        import base64
+        r = self._call('sign', {'data': base64.b64encode(_bytes(data, 'ctx.sign')).decode('ascii')})
+        return {'signature': r['signature'], 'public_key': r['public_key']}
+
+    def receipt(self, payload):
+        """A receipt for `payload` (e.g. the exact response body), signed by the daemon with the app key."""
+        import hashlib
+        return self._call('receipt', {'payload_sha256': hashlib.sha256(_bytes(payload, 'ctx.receipt')).hexdigest()})['receipt']
+
+    def quote(self, data):
+        """A fresh TDX quote binding this deployment, the app key and SHA-256 of `data` (attested projects only)."""
+        import hashlib
+        r = self._call('quote', {'data_sha256': hashlib.sha256(_bytes(data, 'ctx.quote')).hexdigest()})
+        return {k: r[k] for k in ('quote', 'preimage', 'report_data', 'event_log')}
 
 
 class Lifecycle:
@@ -301,11 +383,7 @@ def error_response(conn, code, text):
 class Server:
     def __init__(self, config, module):
         self.config = config
-        self.ctx = {
-            'env': dict(config['env']),
-            'data_dir': config['dataDir'],
-            'project': {'name': config['project']['name'], 'deployment': config['project'].get('deployment')},
-        }
+        self.ctx = Ctx(config)
         app = getattr(module, 'app', None)
         if not callable(app):
             app = getattr(module, 'application', None)
