@@ -17,7 +17,8 @@ RUN apt-get update \
 
 WORKDIR /opt/dstack-webhost
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# npm install with the lock (see scripts/ensure-installed.mjs for why not npm ci).
+RUN npm install --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 COPY examples ./examples

@@ -11,10 +11,13 @@ const lock = path.join(root, 'package-lock.json');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
 const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
 if (!fresh) {
-  console.error('[webhost] installing npm dependencies (npm ci) ...');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // `npm install`, not `npm ci`: the lock has no entries for deno's other-platform binaries (the
+  // registry it was made against lacks them), which `npm ci` refuses while `npm install` installs
+  // exactly the locked versions and leaves the lock as it is.
+  console.error('[webhost] installing npm dependencies (npm install, from package-lock.json) ...');
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error('[webhost] npm ci failed');
+    console.error('[webhost] npm install failed');
     process.exit(r.status ?? 1);
   }
 }
