@@ -1,7 +1,7 @@
 # The daemon's image, for a Phala dstack CVM (see docs/deploy-to-phala.md).
 #
 # Reproducible by intent: the base is pinned by digest, npm dependencies come from package-lock.json
-# (npm ci), and the git commit is baked in. Rebuild from a commit and compare digests as the guide
+# (npm install with the lock), and the git commit is baked in. Rebuild from a commit and compare digests as the guide
 # describes; the image digest is what the CVM's app-compose names, and so what its compose-hash
 # (measured into RTMR3 at boot) commits to.
 # The base, pinned by digest, is required: --build-arg BASE=node:22-bookworm-slim@sha256:<digest>.
