@@ -32,6 +32,7 @@ import { AuditLogs } from '../auditlog/index.ts';
 import { AuditTrail } from '../projects/audit-trail.ts';
 import { deploymentRef } from '../verify/deployment.ts';
 import { DEFAULT_SOCKET_PATHS } from '../attestation/guest-agent-client.ts';
+import { openInstanceBroker } from '../attestation/app-broker.ts';
 
 export interface Daemon {
   port: number;
@@ -114,6 +115,13 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     applyRoutes: nginx ? () => nginx.apply(config.drainTimeoutMs) : undefined,
     docker,
     links,
+    // App keys for handlers: each process instance gets the key broker in its runDir (ctx.sign,
+    // ctx.receipt, ctx.quote). A broker that cannot open leaves the app running without one.
+    instanceServices: (p, d, runDir) =>
+      openInstanceBroker({ tee, project: p, deployment: d, runDir, attested: () => store.get(p.name)?.mode === 'attested', log }).catch((err: Error) => {
+        logs.system(p.name, `the app-key broker could not start (ctx.sign and ctx.quote will fail): ${err.message}`);
+        return { close: async () => undefined };
+      }),
   });
 
   let ingress: Ingress | undefined;

@@ -28,6 +28,11 @@ export interface RunnerOptions {
   docker?: DockerDriver;
   /** How Layer 2 apps reach the Layer 1 services they use. */
   links?: ServiceLinks;
+  /**
+   * Per-instance services the daemon serves into a process instance's runDir before it starts
+   * (the app-key broker, attestation/app-broker.ts); closed once the instance is stopped.
+   */
+  instanceServices?: (project: ProjectRecord, d: StoredDeployment, runDir: string) => Promise<{ close(): Promise<void> }>;
 }
 
 interface Running {
@@ -38,6 +43,8 @@ interface Running {
   retiring: boolean;
   /** Layer 1 services this instance was given relays to (released when it retires). */
   uses?: { uid: number; uses: Record<string, string> };
+  /** instanceServices of this instance (closed when it retires). */
+  services?: { close(): Promise<void> };
 }
 
 export type ProjectStatus = 'running' | 'starting' | 'restarting' | 'stopped' | 'failed';
@@ -152,16 +159,19 @@ export class Runner {
       const supervisor = new Supervisor(this.driver(spec.runtime), spec, {
         onEvent: (text) => this.opts.logs.system(name, text),
       });
+      let services: { close(): Promise<void> } | undefined;
       try {
+        services = await this.opts.instanceServices?.(project, d, runDir); // the key broker, before the app can ask for it
         await supervisor.start(this.opts.readyTimeoutMs);
       } catch (err) {
         await supervisor.stop(0).catch(() => undefined);
+        await services?.close().catch(() => undefined);
         if (uses) await this.opts.links?.release(uses.uid, uses.uses);
         const output = (err as { output?: string }).output ?? '';
         throw unprocessable('app_failed_to_start', `the app did not start: ${(err as Error).message}`, undefined, { output });
       }
       const upstream = new Upstream(supervisor.socketPath);
-      next = { deploymentId: d.id, supervisor, container: null, upstream, retiring: false, uses };
+      next = { deploymentId: d.id, supervisor, container: null, upstream, retiring: false, uses, services };
       route = { kind: 'proxy', project: name, upstream };
     }
     this.running.set(name, next);
@@ -187,6 +197,7 @@ export class Runner {
     await drained;
     await r.upstream?.drain(this.opts.drainTimeoutMs);
     await r.supervisor?.stop(5_000);
+    await r.services?.close().catch(() => undefined);
     await r.container?.stop(10_000);
     if (r.uses) await this.opts.links?.release(r.uses.uid, r.uses.uses);
   }
