@@ -10,7 +10,9 @@ import { parseArgs } from 'node:util';
 import { writeJsonAtomic } from '../../lib/atomic-file.ts';
 import type { AuditResponse } from '../../verify/api-shapes.ts';
 import type { Collateral, EvidenceBundle } from '../../verify/bundle.ts';
-import type { Check, Facts, Report } from '../../verify/check.ts';
+import { buildReport, skip, type Check, type Facts, type Report } from '../../verify/check.ts';
+import { checkBundleShape } from '../../verify/bundle-shape.ts';
+import { APP_QUOTE_CHECK_IDS, RECEIPT_CHECK_IDS, RECEIPT_HEADER, verifyAppQuote, verifyReceipt } from '../../verify/receipt.ts';
 import { auditPath, isNonce, parseVerifyTarget, verificationPath, type VerifyTarget } from '../../verify/endpoints.ts';
 import { headline } from '../../verify/headline.ts';
 import { parseQuoteInput } from '../../verify/input.ts';
@@ -23,6 +25,8 @@ import { verifyBundle, type OnchainHook } from '../../verify/verify-bundle.ts';
 import { verifyQuote } from '../../verify/verify-quote.ts';
 
 export const VERIFY_USAGE = `usage: webhost verify <app-url | bundle-url | bundle-file> [options]
+       webhost verify <app-url> --receipt <file> --payload <file> [options]
+       webhost verify --receipt-url <url> [options]
        webhost verify --quote <file> [options]
 
 Checks an attested project link by link (Intel root → TDX quote → boot identity → daemon image →
@@ -47,6 +51,13 @@ https://<host>/_api/verification/<name> or a saved .json.
                           only when the RPC serves chain 8453)
   --no-source             do not fetch the source with git to reproduce the recorded tree hash
   --quote FILE            check a quote from elsewhere: raw, hex, or a dstack GetQuote JSON response
+  --receipt FILE          also check an app's receipt (the JSON of its Webhost-Receipt header)
+                          for the exact bytes in --payload FILE: signed by the app key the
+                          quote binds, from the current deployment, over this payload
+  --receipt-url URL       fetch URL and check its body against the receipt in its
+                          Webhost-Receipt header (the app URL defaults to this one)
+  --app-quote FILE        also check a quote the app made over its own data (ctx.quote's JSON);
+                          --data FILE: the data it says it quoted
 
 Remembers the last checkpoint seen per audit log in $XDG_CONFIG_HOME/webhost/seen.json
 (default ~/.config/webhost/seen.json) and proves the log append-only against it next time.
@@ -78,6 +89,11 @@ interface Flags {
   kms?: string;
   noSource: boolean;
   quote?: string;
+  receipt?: string;
+  payload?: string;
+  receiptUrl?: string;
+  appQuote?: string;
+  data?: string;
   help: boolean;
 }
 
@@ -101,6 +117,11 @@ function parseFlags(argv: string[]): Flags {
         kms: { type: 'string' },
         'no-source': { type: 'boolean' },
         quote: { type: 'string' },
+        receipt: { type: 'string' },
+        payload: { type: 'string' },
+        'receipt-url': { type: 'string' },
+        'app-quote': { type: 'string' },
+        data: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -124,10 +145,21 @@ function parseFlags(argv: string[]): Flags {
   if (v.rpc !== undefined) f.rpc = v.rpc;
   if (v.kms !== undefined) f.kms = v.kms;
   if (v.quote !== undefined) f.quote = v.quote;
+  if (v.receipt !== undefined) f.receipt = v.receipt;
+  if (v.payload !== undefined) f.payload = v.payload;
+  if (v['receipt-url'] !== undefined) f.receiptUrl = v['receipt-url'];
+  if (v['app-quote'] !== undefined) f.appQuote = v['app-quote'];
+  if (v.data !== undefined) f.data = v.data;
   if (f.help) return f;
 
   if (f.quote !== undefined && f.positionals.length) throw new UsageError('--quote takes no URL or bundle file');
-  if (f.quote === undefined && f.positionals.length !== 1) throw new UsageError('expected exactly one app URL, bundle URL or bundle file');
+  if (f.quote !== undefined && (f.receipt ?? f.receiptUrl ?? f.appQuote) !== undefined) throw new UsageError('--quote checks a quote alone; receipts and app quotes are checked against a bundle (give the app URL)');
+  if ((f.receipt === undefined) !== (f.payload === undefined)) throw new UsageError('--receipt and --payload go together: the receipt, and the exact bytes it covers');
+  if (f.receipt !== undefined && f.receiptUrl !== undefined) throw new UsageError('give --receipt or --receipt-url, not both');
+  if (f.data !== undefined && f.appQuote === undefined) throw new UsageError('--data goes with --app-quote');
+  if (f.receiptUrl !== undefined && !/^https?:\/\/[^\s]+$/i.test(f.receiptUrl)) throw new UsageError('--receipt-url must be an http(s) URL');
+  const implied = f.receiptUrl !== undefined && f.positionals.length === 0;
+  if (f.quote === undefined && !implied && f.positionals.length !== 1) throw new UsageError('expected exactly one app URL, bundle URL or bundle file');
   if (f.nonce !== undefined && !isNonce(f.nonce)) throw new UsageError('--nonce must be hex: 1 to 64 whole bytes');
   if (f.now !== undefined && Number.isNaN(new Date(f.now).getTime())) throw new UsageError(`--now ${JSON.stringify(f.now)} is not a date`);
   for (const [flag, url] of [['--pccs', f.pccs], ['--rpc', f.rpc]] as const) {
@@ -337,6 +369,79 @@ async function verifyQuoteFile(f: Flags): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
+// ---- receipts and app quotes, checked against the bundle ----
+
+interface Extras {
+  receipt?: { value: unknown; payload: Uint8Array; from: string };
+  appQuote?: { value: unknown; data?: Uint8Array; from: string };
+}
+
+async function readJsonFile(file: string, flag: string): Promise<unknown> {
+  const raw = await readInputFile(file, flag);
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new UsageError(`${flag} ${file}: not JSON`);
+  }
+}
+
+/** GET `url`: its body is the payload, its Webhost-Receipt header the receipt. */
+async function fetchReceipt(url: string): Promise<{ value: unknown; payload: Uint8Array }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'follow' });
+  } catch (e) {
+    throw new FetchError(`cannot fetch ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+  }
+  const payload = new Uint8Array(await res.arrayBuffer());
+  if (!res.ok) throw new FetchError(`${url}: HTTP ${res.status}`);
+  const header = res.headers.get(RECEIPT_HEADER);
+  if (header === null) throw new FetchError(`${url}: the response carries no ${RECEIPT_HEADER} header`);
+  try {
+    return { value: JSON.parse(header), payload };
+  } catch {
+    throw new FetchError(`${url}: the ${RECEIPT_HEADER} header is not JSON`);
+  }
+}
+
+async function loadExtras(f: Flags): Promise<Extras> {
+  const x: Extras = {};
+  if (f.receipt !== undefined) {
+    x.receipt = { value: await readJsonFile(f.receipt, '--receipt'), payload: new Uint8Array(await readInputFile(f.payload!, '--payload')), from: `${f.receipt} (payload ${f.payload})` };
+  } else if (f.receiptUrl !== undefined) {
+    x.receipt = { ...(await fetchReceipt(f.receiptUrl)), from: f.receiptUrl };
+  }
+  if (f.appQuote !== undefined) {
+    x.appQuote = { value: await readJsonFile(f.appQuote, '--app-quote'), from: f.appQuote };
+    if (f.data !== undefined) x.appQuote.data = new Uint8Array(await readInputFile(f.data, '--data'));
+  }
+  return x;
+}
+
+/** The receipt and app-quote checks, after the bundle's (skipped when the bundle is unreadable). */
+async function extraChecks(x: Extras, bundle: unknown, opts: VerifyOptions): Promise<Check[]> {
+  const b = checkBundleShape(bundle).bundle;
+  const unreadable = (id: string) => skip(id, id, 'The bundle is not readable (see bundle.schema), so there is nothing to check this against.');
+  const out: Check[] = [];
+  if (x.receipt) out.push(...(b ? verifyReceipt(x.receipt.value, x.receipt.payload, b) : RECEIPT_CHECK_IDS.map(unreadable)));
+  if (x.appQuote) {
+    if (!b) out.push(...APP_QUOTE_CHECK_IDS.map(unreadable));
+    else {
+      const { nonce: _nonce, ...o } = opts; // the verifier's nonce is for the bundle's quote, not the app's
+      const r = await verifyAppQuote(x.appQuote.value, b, { ...o, ...(x.appQuote.data ? { data: x.appQuote.data } : {}) });
+      // The app quote's own quote checks get a prefix, so they never read as the bundle's.
+      out.push(...r.checks.map((c) => (c.id.startsWith('app-quote.') ? c : { ...c, id: `app-quote.${c.id}` })));
+    }
+  }
+  return out;
+}
+
+function receiptLine(x: Extras, report: Report): string {
+  const r = x.receipt?.value as { payload_sha256?: string; app_key?: string } | undefined;
+  if (!report.ok || !r) return '';
+  return ` The receipt checks out: payload sha256 ${r.payload_sha256} was vouched for by this code's app key ${r.app_key}.`;
+}
+
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
@@ -346,7 +451,8 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 async function verifyTarget(f: Flags, deps: VerifyCommandDeps): Promise<number> {
-  const arg = f.positionals[0]!;
+  // With --receipt-url alone, the app it names is the one to verify.
+  const arg = f.positionals[0] ?? f.receiptUrl!;
   let target: VerifyTarget | { kind: 'file'; file: string };
   if (await isFile(arg)) target = { kind: 'file', file: arg };
   else {
@@ -358,6 +464,8 @@ async function verifyTarget(f: Flags, deps: VerifyCommandDeps): Promise<number> 
   }
   const opts = await policy(f);
   const seenPath = seenFile(deps.env);
+  // The receipt first: a receipt checks against the state the daemon attests after it was made.
+  const extras = await loadExtras(f);
 
   let bundle: unknown;
   let nonce: string | undefined = f.nonce;
@@ -425,8 +533,12 @@ async function verifyTarget(f: Flags, deps: VerifyCommandDeps): Promise<number> 
       console.error(`webhost verify: could not remember the checkpoint in ${seenPath}: ${(e as Error).message}`);
     }
   }
-  print(report, headline(report, { simulatorHint: 'pass --allow-simulator to check the rest against the simulator\'s root' }), f.json);
-  return report.ok ? 0 : 1;
+  const extra = await extraChecks(extras, bundle, opts);
+  if (extras.receipt) cli.receipt = extras.receipt.from;
+  if (extras.appQuote) cli.app_quote = extras.appQuote.from;
+  const all = extra.length ? buildReport([...report.checks, ...extra], report.facts, report.simulated) : report;
+  print(all, headline(all, { simulatorHint: 'pass --allow-simulator to check the rest against the simulator\'s root' }) + receiptLine(extras, all), f.json);
+  return all.ok ? 0 : 1;
 }
 
 /** `webhost verify …`: 0 when no check failed, 1 when one did (or nothing could be fetched), 2 on bad usage. */
