@@ -17,6 +17,10 @@ import { DEFAULT_LIMITS, type ProcessRuntime, type RuntimeName } from '../runtim
 import { readRepoManifest, resolveRuntime } from '../projects/resolve-runtime.ts';
 import { parseEnv, parseRuntime } from '../projects/manifest.ts';
 import { HttpError } from '../lib/http-error.ts';
+import { AppBroker } from '../attestation/app-broker.ts';
+import { AppSigner } from '../attestation/app-broker-keys.ts';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 
 export const DEV_USAGE = `usage: webhost dev <folder> [options]
 
@@ -113,7 +117,11 @@ export async function devCommand(argv: string[]): Promise<number> {
 
   const drivers = await createProcessDrivers({ stateDir });
   let current: Supervisor | null = null;
+  let currentBroker: AppBroker | null = null;
   let generation = 0;
+  // ctx.sign and ctx.receipt work with a development key kept in the state folder (no TEE here, so
+  // not the key a daemon derives; its receipts verify against no bundle); ctx.quote says why not.
+  const devSeed = await devAppKeySeed(stateDir);
 
   const start = async (): Promise<void> => {
     if (runtime === 'static') {
@@ -123,6 +131,18 @@ export async function devCommand(argv: string[]): Promise<number> {
     const driver = drivers.get(runtime as ProcessRuntime)!;
     const runDir = path.join(stateDir, 'run', `g${++generation}`);
     await ensureOwnedDir(runDir, uid, gid);
+    const broker = await AppBroker.open({
+      runDir,
+      uid,
+      gid,
+      project: name,
+      deploymentId: `dev-${generation}`,
+      deployment: null,
+      seed: async () => devSeed,
+      getQuote: null,
+      attested: () => false,
+      notAttestedMessage: 'webhost dev has no TEE, so there is no quote: deploy the project to a daemon and promote it',
+    });
     const supervisor = new Supervisor(driver, {
       project: name,
       deploymentId: `dev-${generation}`,
@@ -141,16 +161,20 @@ export async function devCommand(argv: string[]): Promise<number> {
       await supervisor.start(20_000);
     } catch (err) {
       await supervisor.stop(0).catch(() => undefined);
+      await broker.close();
       process.stderr.write(`[dev] the app did not start: ${(err as Error).message}\n${(err as { output?: string }).output ?? ''}`);
       if (!current) throw new CliError('the app did not start (fix it and run webhost dev again)');
       process.stderr.write('[dev] still serving the previous version\n');
       return;
     }
     const old = current;
+    const oldBroker = currentBroker;
     current = supervisor;
+    currentBroker = broker;
     const prev = routes.set(name, { kind: 'proxy', project: name, upstream: new Upstream(supervisor.socketPath) });
     if (prev?.kind === 'proxy') await prev.upstream.drain(5_000);
     await old?.stop(2_000);
+    await oldBroker?.close();
   };
 
   await start();
@@ -171,6 +195,7 @@ export async function devCommand(argv: string[]): Promise<number> {
   const bound = ingress.portError(port);
   if (bound) throw new CliError(`cannot listen on port ${port}: ${bound}`);
   process.stderr.write(`[dev] serving ${folder} (${runtime}, ${entry}) at http://localhost:${port}/ — reloads when a file changes; Ctrl-C stops\n`);
+  process.stderr.write(`[dev] ctx.sign and ctx.receipt use a development key (public key ${new AppSigner(devSeed).publicKey}, kept in ${stateDir}), not a TEE-derived app key; ctx.quote is refused\n`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -178,9 +203,20 @@ export async function devCommand(argv: string[]): Promise<number> {
   });
   watcher.close();
   await reloading;
-  // (TypeScript cannot see that start() assigned it.)
+  // (TypeScript cannot see that start() assigned them.)
   await (current as Supervisor | null)?.stop(2_000);
+  await (currentBroker as AppBroker | null)?.close();
   await ingress.close();
   routes.remove(name);
   return 0;
+}
+
+/** The development app key's seed: 32 random bytes kept (0600) in the dev state folder across runs. */
+async function devAppKeySeed(stateDir: string): Promise<Uint8Array> {
+  const file = path.join(stateDir, 'dev-app-key');
+  const existing = await readFile(file).catch(() => null);
+  if (existing?.length === 32) return new Uint8Array(existing);
+  const seed = randomBytes(32);
+  await writeFile(file, seed, { mode: 0o600 });
+  return new Uint8Array(seed);
 }
