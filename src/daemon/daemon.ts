@@ -64,9 +64,12 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     pccsUrl: config.pccsUrl,
     log,
   });
+  // Log origins start with the CVM's app-id, so two daemons (or a daemon and a wiped-and-restarted
+  // one with another identity) never name their logs alike: a verifier remembers logs by origin.
+  const identity = await tee.client.info();
   const trail = new AuditTrail(
     new AuditLogs(path.join(config.stateDir, 'audit'), {
-      host: config.baseDomain || 'localhost',
+      host: `${identity.app_id.slice(0, 16)}.${config.baseDomain || 'localhost'}`,
       seedFor: (origin) => tee.deriveKey(KEY_PATHS.auditLog(origin), 'audit-log-checkpoint'),
     }),
   );
@@ -140,7 +143,7 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
   });
 
   const version = await daemonVersion();
-  const info = await tee.client.info();
+
   // What is enforced changes rarely (a package installed, the engine restarted): probe at most
   // every 30 seconds rather than on every request of this public endpoint.
   let substrateCache: { at: number; value: Promise<Record<string, unknown>> } | undefined;
@@ -158,10 +161,10 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
       daemon: { name: 'dstack-webhost', ...version },
       tee: tee.kind === 'simulated' ? 'SIMULATED (no TEE: the built-in dstack simulator signs quotes with its own development PKI)' : 'tdx',
       tee_kind: tee.kind,
-      app_id: info.app_id,
-      instance_id: info.instance_id,
-      compose_hash: info.compose_hash,
-      app_compose: info.tcb_info?.app_compose ?? null,
+      app_id: identity.app_id,
+      instance_id: identity.instance_id,
+      compose_hash: identity.compose_hash,
+      app_compose: identity.tcb_info?.app_compose ?? null,
       data_plane: nginx ? 'nginx' : 'node',
       base_domain: config.baseDomain,
       runtimes: [
