@@ -143,7 +143,6 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
   });
 
   const version = await daemonVersion();
-
   // What is enforced changes rarely (a package installed, the engine restarted): probe at most
   // every 30 seconds rather than on every request of this public endpoint.
   let substrateCache: { at: number; value: Promise<Record<string, unknown>> } | undefined;
