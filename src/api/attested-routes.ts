@@ -15,7 +15,7 @@ import type { ProjectStore } from '../projects/store.ts';
 import type { AuditTrail } from '../projects/audit-trail.ts';
 import type { ProjectRecord, StoredDeployment } from '../projects/model.ts';
 import type { Tee } from '../daemon/tee.ts';
-import { KEY_PATHS } from '../daemon/tee.ts';
+import { appKeyPath, deriveAppKeySeed } from '../attestation/app-broker-keys.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { treeHash } from '../projects/tree-hash.ts';
 
@@ -57,11 +57,10 @@ export function attestedRoutes(app: Hono, d: AttestedDeps): void {
 
   /** The public half of the project's app key, derived in the TEE from its name and code. */
   const appKey = async (p: ProjectRecord, dep: StoredDeployment): Promise<string> => {
-    const id = `${p.name}/${dep.record.source.tree_hash ?? dep.id}`;
+    const id = appKeyPath(p.name, dep);
     let key = appKeys.get(id);
     if (!key) {
-      const seed = await d.tee.deriveKey(KEY_PATHS.appKey(p.name, dep.record.source.tree_hash ?? dep.id), 'app-key');
-      key = bytesToHex(ed25519.getPublicKey(seed));
+      key = bytesToHex(ed25519.getPublicKey(await deriveAppKeySeed(d.tee, p.name, dep)));
       appKeys.set(id, key);
     }
     return key;
