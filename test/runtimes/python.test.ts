@@ -115,7 +115,13 @@ describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
       try {
         await i.ready(15_000);
         assert.equal((await request(i.socketPath, { path: '/spawn' })).text, 'spawned');
-        assert.equal((await sleepers()).length, 1, 'the escaping process did not start');
+        // The grandchild execs `sleep` after the handler has answered: give it a moment to appear.
+        let found: number[] = [];
+        for (let n = 0; n < 60 && found.length === 0; n++) {
+          found = await sleepers();
+          if (!found.length) await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(found.length, 1, 'the escaping process did not start');
       } finally {
         await i.stop(1_000);
       }
