@@ -150,6 +150,7 @@ for (const r of results) {
 await ourNginx.stop();
 await node.ingress.close();
 await ng.ingress.close();
-for (const c of children) c.kill('SIGTERM');
+// Wait for the processes to exit before their folder goes (nginx unlinks its pid file on the way out).
+await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);
