@@ -50,6 +50,36 @@ async function childrenOf(pid: number): Promise<Set<number>> {
 }
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
+
+/** Socket inodes of every listening TCP socket on the machine (state 0A in /proc/net/tcp{,6}). */
+async function listeningInodes(): Promise<Set<string>> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && f[9]) inodes.add(f[9]);
+    }
+  }
+  return inodes;
+}
+
+/** The processes among `pids` that still hold a listening TCP socket (an old worker not yet told to quit). */
+async function stillListening(pids: Iterable<number>): Promise<number[]> {
+  const listening = await listeningInodes();
+  const out: number[] = [];
+  for (const pid of pids) {
+    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && listening.has(inode)) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class NginxPlane {
@@ -215,6 +245,10 @@ export class NginxPlane {
       this.lastConfig = '';
       throw new Error(`nginx did not load the new configuration: ${this.stderrTail.trim().split('\n').pop() ?? 'no output'}`);
     }
+    // Old workers keep accepting until they handle the master's quit signal, and then close every
+    // idle keep-alive connection they took. Waiting until they hold no listening socket means a
+    // client that connects after this returns is served by the new workers and keeps its connection.
+    for (let i = 0; i < 200 && (await stillListening(before)).length > 0; i++) await sleep(5);
     const drained = (async () => {
       await retired;
       const deadline = Date.now() + drainTimeoutMs;
