@@ -74,18 +74,19 @@ export async function startDaemon(config: DaemonConfig, hooks: DaemonHooks = {})
     }),
   );
 
-  const drivers = await createProcessDrivers({ stateDir: config.stateDir });
+  // Layer 2 apps reach Layer 1 services only through relays they declared; packet rules (by the
+  // tenant's uid) keep them from other relays, every container network and this machine's own
+  // services, and keep anyone from reaching a port a tenant bound.
+  const netfilter = new Netfilter(`${FIRST_TENANT_ID}-${FIRST_TENANT_ID + 99_999}`, createHash('sha256').update(config.stateDir).digest('hex'));
+  const links = new ServiceLinks(netfilter);
+  await netfilter.apply([]).catch((err: Error) => log(`packet rules: ${err.message}`));
+  const drivers = await createProcessDrivers({ stateDir: config.stateDir, network: () => netfilter.networkMechanism() });
   // Layer 1 is there when a Docker engine answers; otherwise those runtimes are refused, and the
   // substrate says why.
   const dockerCandidate = createDockerDriver({ namespace: config.dockerNamespace });
   const dockerState = await dockerCandidate.isolation();
   const docker: DockerDriver | undefined = dockerState.available ? dockerCandidate : undefined;
   if (!docker) dockerCandidate.close();
-  // Layer 2 apps reach Layer 1 services only through relays they declared; packet rules (by the
-  // tenant's uid) keep them from other relays and from every container network.
-  const netfilter = new Netfilter(`${FIRST_TENANT_ID}-${FIRST_TENANT_ID + 99_999}`, createHash('sha256').update(config.stateDir).digest('hex'));
-  const links = new ServiceLinks(netfilter);
-  await netfilter.apply([]).catch((err: Error) => log(`packet rules: ${err.message}`));
   const routes = new RouteTable();
   const access = hooks.access ?? ((text: string) => void process.stdout.write(text));
   const accessLog = new AccessLog(access);

@@ -27,6 +27,7 @@ export function buildIsolationReport(
   sandboxWanted: boolean,
   own: Mechanism[],
   ownFsPermissions: boolean,
+  network?: Mechanism,
 ): IsolationReport {
   const sandboxed = sandboxWanted && host.bwrap !== null;
   const sandboxNote = !sandboxWanted ? 'bubblewrap is turned off for this driver' : (host.bwrapNote ?? undefined);
@@ -65,11 +66,13 @@ export function buildIsolationReport(
         : { name: LIMIT_NAME[s.controller], enforced: false, note: s.note ?? 'not available' },
     );
   }
-  mechanisms.push({
-    name: MECHANISM.network,
-    enforced: false,
-    note: 'tenants share the host network: outbound connections work, and local TCP services are reachable',
-  });
+  mechanisms.push(
+    network ?? {
+      name: MECHANISM.network,
+      enforced: false,
+      note: 'tenants share the host network: outbound connections work, and local TCP services are reachable',
+    },
+  );
   return {
     runtime,
     available: binary !== null && (!host.root || host.setpriv !== null),

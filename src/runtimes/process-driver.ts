@@ -14,7 +14,7 @@ import { baseEnv, planView, SOCKET_NAME } from './view.ts';
 import { ensureOwnedDir, giveTree, whyUnreachable } from './tenant-dirs.ts';
 import { SHIMS_DIR } from './profiles/locate.ts';
 import { BROKER_SOCKET_NAME, INSIDE } from './sandbox.ts';
-import type { RuntimeBinary, RuntimeProfile } from './profile.ts';
+import type { Mechanism, RuntimeBinary, RuntimeProfile } from './profile.ts';
 
 export interface ProcessDriverOptions {
   /** The daemon's state folder: per-deployment caches (deno's DENO_DIR) go to <stateDir>/runtime-cache. */
@@ -23,6 +23,8 @@ export interface ProcessDriverOptions {
   sandbox?: 'auto' | 'off';
   /** Deadline of one dependency install (default 10 minutes). */
   installTimeoutMs?: number;
+  /** What keeps tenants' network in bounds (the daemon's packet rules); without it, nothing does. */
+  network?: () => Mechanism;
 }
 
 /** sun_path holds 108 bytes, NUL included. */
@@ -59,7 +61,7 @@ export class ProcessDriver implements RuntimeDriver {
 
   async isolation(): Promise<IsolationReport> {
     const [host, bin, own] = await Promise.all([hostSupport(), this.binary(), this.profile.mechanisms()]);
-    return buildIsolationReport(this.runtime, bin, host, this.opts.sandbox !== 'off', own, this.profile.ownFsPermissions);
+    return buildIsolationReport(this.runtime, bin, host, this.opts.sandbox !== 'off', own, this.profile.ownFsPermissions, this.opts.network?.());
   }
 
   private async require(): Promise<{ host: HostSupport; bin: RuntimeBinary }> {
