@@ -1,11 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
 import { createProcessDrivers } from '../../src/runtimes/index.ts';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+import { makeTenant, makeWorld, request, ROOT_ONLY, wsRoundTrip, type World } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'bun',
@@ -38,14 +37,7 @@ describe('bun: more of the contract', { skip: ROOT_ONLY }, () => {
     try {
       await i.ready(15_000);
       assert.equal((await request(i.socketPath, { path: '/p' })).text, 'object bun-object /p', t.output);
-      const ws = new WebSocket(`ws+unix://${i.socketPath}:/ws`);
-      const reply = await new Promise<string>((resolve, reject) => {
-        ws.on('open', () => ws.send('ping'));
-        ws.on('message', (m) => resolve(String(m)));
-        ws.on('error', reject);
-      });
-      ws.close();
-      assert.equal(reply, 'echo:ping');
+      assert.equal(await wsRoundTrip(i.socketPath, '/ws', 'ping'), 'echo:ping');
     } finally {
       await i.stop(500);
     }

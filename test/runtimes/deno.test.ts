@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
 import { createProcessDrivers, deploymentCacheDir } from '../../src/runtimes/index.ts';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { hostReaches, makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+import { hostReaches, makeTenant, makeWorld, request, ROOT_ONLY, wsRoundTrip, type World } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'deno',
@@ -39,14 +38,7 @@ describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
     const i = await driver.start(t.spec('deno', 'app.mjs'));
     try {
       await i.ready(15_000);
-      const ws = new WebSocket(`ws+unix://${i.socketPath}:/ws`);
-      const reply = await new Promise<string>((resolve, reject) => {
-        ws.on('open', () => ws.send('ping'));
-        ws.on('message', (m) => resolve(String(m)));
-        ws.on('error', reject);
-      });
-      ws.close();
-      assert.equal(reply, 'echo:ping');
+      assert.equal(await wsRoundTrip(i.socketPath, '/ws', 'ping'), 'echo:ping');
     } finally {
       await i.stop(500);
     }

@@ -8,6 +8,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 import type { Instance, InstanceSpec, Limits, ProcessRuntime } from '../../src/runtimes/driver.ts';
 import { prepareTenantDirs } from '../../src/runtimes/tenant-dirs.ts';
 
@@ -230,3 +231,17 @@ export function hostReaches(url: string): Promise<boolean> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Opens a WebSocket to `urlPath` on an instance's unix socket, sends one message and resolves the first reply. */
+export async function wsRoundTrip(socketPath: string, urlPath: string, message: string): Promise<string> {
+  const ws = new WebSocket(`ws+unix://${socketPath}:${urlPath}`);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send(message));
+      ws.on('message', (m) => resolve(String(m)));
+      ws.on('error', reject);
+    });
+  } finally {
+    ws.close();
+  }
+}

@@ -5,7 +5,7 @@
 // set: open/message/close), it is passed to Bun.serve, and a fetch handler upgrades with
 // `ctx.upgrade(req, options)` (Bun's server.upgrade).
 import { unlinkSync } from 'node:fs';
-import { applyEnv, fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, readStartup, webHandler } from './common.mjs';
+import { fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, startup, webHandler } from './common.mjs';
 import { exchange } from './broker-net.mjs';
 
 let server = null;
@@ -22,19 +22,7 @@ function stop() {
   poll();
 }
 
-let config;
-try {
-  config = await readStartup(process.stdin, stop);
-} catch (err) {
-  console.error('[webhost] bad startup configuration:', err?.message ?? err);
-  process.exit(70);
-}
-
-// The project env reaches the process env here, not at exec: a project variable such as
-// LD_PRELOAD or BUN_* can then never reconfigure the runtime or the sandbox launcher.
-applyEnv(config.env, (k, v) => {
-  process.env[k] = v;
-});
+const config = await startup(process.stdin, stop, (k, v) => (process.env[k] = v), (code) => process.exit(code));
 
 let mod;
 let handler;

@@ -148,6 +148,24 @@ export function webHandler(mod, entry) {
   );
 }
 
+/**
+ * Every shim's first step: the startup configuration from stdin (a bad one exits with 70, which the
+ * driver reports as a bad configuration), then the project env copied into the process env with
+ * `setEnv`. The env reaches the process here, not at exec, so a project variable (LD_PRELOAD,
+ * NODE_OPTIONS, DENO_DIR, BUN_*, ...) can never reconfigure the runtime or the sandbox launcher.
+ */
+export async function startup(stream, onClose, setEnv, exit) {
+  let config;
+  try {
+    config = await readStartup(stream, onClose);
+  } catch (err) {
+    console.error('[webhost] bad startup configuration:', err?.message ?? err);
+    exit(70);
+  }
+  applyEnv(config.env, setEnv);
+  return config;
+}
+
 /** Copies the project env into the process env (see each shim for why this happens here and not at exec). */
 export function applyEnv(env, set) {
   for (const [k, v] of Object.entries(env)) {

@@ -1,7 +1,7 @@
 // The deno shim: imports the tenant's entry and serves it with Deno.serve on a UNIX socket.
 // Run by `deno run` with permission flags the driver computes (read: source, data, run folder,
 // this folder; write: data, run folder; net; env; no run/ffi/sys).
-import { applyEnv, fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, readStartup, webHandler } from './common.mjs';
+import { fileUrl, isProbe, makeCtx, PROBE_RESPONSE_INIT, startup, webHandler } from './common.mjs';
 
 let server = null;
 let stopping = false;
@@ -14,17 +14,7 @@ function stop() {
   server.shutdown().then(() => Deno.exit(0), () => Deno.exit(0));
 }
 
-let config;
-try {
-  config = await readStartup(Deno.stdin.readable, stop);
-} catch (err) {
-  console.error('[webhost] bad startup configuration:', err?.message ?? err);
-  Deno.exit(70);
-}
-
-// The project env reaches the process env here, not at exec: a project variable can then never
-// reconfigure the runtime or the sandbox launcher (DENO_DIR, LD_PRELOAD, ...).
-applyEnv(config.env, (k, v) => Deno.env.set(k, v));
+const config = await startup(Deno.stdin.readable, stop, (k, v) => Deno.env.set(k, v), Deno.exit);
 
 let handler;
 try {

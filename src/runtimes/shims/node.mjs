@@ -14,7 +14,7 @@
 import { unlinkSync } from 'node:fs';
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import { applyEnv, fileUrl, makeCtx, PROBE_HEADER, readStartup, webHandler } from './common.mjs';
+import { fileUrl, makeCtx, PROBE_HEADER, startup, webHandler } from './common.mjs';
 import { exchange } from './broker-net.mjs';
 
 let server = null;
@@ -36,19 +36,7 @@ function stop() {
   maybeExit();
 }
 
-let config;
-try {
-  config = await readStartup(process.stdin, stop);
-} catch (err) {
-  console.error('[webhost] bad startup configuration:', err?.message ?? err);
-  process.exit(70);
-}
-
-// The project env reaches the process env here, not at exec: a project variable such as
-// NODE_OPTIONS or LD_PRELOAD can then never reconfigure the runtime or the sandbox launcher.
-applyEnv(config.env, (k, v) => {
-  process.env[k] = v;
-});
+const config = await startup(process.stdin, stop, (k, v) => (process.env[k] = v), (code) => process.exit(code));
 
 let mod;
 try {
