@@ -1,10 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers } from '../../src/runtimes/index.ts';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, wsRoundTrip, type World } from './helpers.ts';
+import { makeTenant, request, ROOT_ONLY, worldWithDriver, wsRoundTrip } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'bun',
@@ -23,17 +21,11 @@ hostileSuite(fx, 'auto');
 hostileSuite(fx, 'off');
 
 describe('bun: more of the contract', { skip: ROOT_ONLY }, () => {
-  let world: World;
-  let driver: RuntimeDriver;
-  before(async () => {
-    world = await makeWorld();
-    driver = (await createProcessDrivers({ stateDir: world.stateDir })).get('bun')!;
-  });
-  after(() => world?.close());
+  const my = worldWithDriver('bun');
 
   it('serves an object with fetch(req, ctx) and upgrades WebSockets with ctx.upgrade and its websocket handlers', async () => {
-    const t = await makeTenant(world, 'bun-object', { 'app.mjs': 'web/fetch-object.mjs' });
-    const i = await driver.start(t.spec('bun', 'app.mjs'));
+    const t = await makeTenant(my.world, 'bun-object', { 'app.mjs': 'web/fetch-object.mjs' });
+    const i = await my.driver.start(t.spec('bun', 'app.mjs'));
     try {
       await i.ready(15_000);
       assert.equal((await request(i.socketPath, { path: '/p' })).text, 'object bun-object /p', t.output);
@@ -44,13 +36,13 @@ describe('bun: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it('prepare() installs package.json dependencies with bun install, as the tenant, inside the sandbox', async () => {
-    const t = await makeTenant(world, 'bun-deps', {
+    const t = await makeTenant(my.world, 'bun-deps', {
       'app.mjs': 'web/uses-ms.mjs',
       'package.json': { text: JSON.stringify({ name: 'deps', version: '1.0.0', dependencies: { ms: '2.1.3' } }) },
     });
     const spec = t.spec('bun', 'app.mjs');
-    await driver.prepare(spec);
-    const i = await driver.start(spec);
+    await my.driver.prepare(spec);
+    const i = await my.driver.start(spec);
     try {
       await i.ready(15_000);
       assert.equal((await request(i.socketPath, { path: '/' })).text, 'ms says 1m', t.output);

@@ -1,12 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers, deploymentCacheDir } from '../../src/runtimes/index.ts';
+import { deploymentCacheDir } from '../../src/runtimes/index.ts';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { hostReaches, makeTenant, makeWorld, request, ROOT_ONLY, wsRoundTrip, type World } from './helpers.ts';
+import { hostReaches, makeTenant, request, ROOT_ONLY, worldWithDriver, wsRoundTrip } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'deno',
@@ -25,17 +24,11 @@ hostileSuite(fx, 'auto');
 hostileSuite(fx, 'off');
 
 describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
-  let world: World;
-  let driver: RuntimeDriver;
-  before(async () => {
-    world = await makeWorld();
-    driver = (await createProcessDrivers({ stateDir: world.stateDir })).get('deno')!;
-  });
-  after(() => world?.close());
+  const my = worldWithDriver('deno');
 
   it('upgrades to a WebSocket with Deno.upgradeWebSocket', async () => {
-    const t = await makeTenant(world, 'deno-ws', { 'app.mjs': 'web/app.mjs' });
-    const i = await driver.start(t.spec('deno', 'app.mjs'));
+    const t = await makeTenant(my.world, 'deno-ws', { 'app.mjs': 'web/app.mjs' });
+    const i = await my.driver.start(t.spec('deno', 'app.mjs'));
     try {
       await i.ready(15_000);
       assert.equal(await wsRoundTrip(i.socketPath, '/ws', 'ping'), 'echo:ping');
@@ -49,9 +42,9 @@ describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
       t.skip('this machine cannot reach the npm registry');
       return;
     }
-    const tn = await makeTenant(world, 'deno-npm', { 'server.ts': { text: "import ms from 'npm:ms@2.1.3';\nexport default () => new Response('ms ' + ms(120000));\n" } });
+    const tn = await makeTenant(my.world, 'deno-npm', { 'server.ts': { text: "import ms from 'npm:ms@2.1.3';\nexport default () => new Response('ms ' + ms(120000));\n" } });
     for (let round = 0; round < 2; round++) {
-      const i = await driver.start(tn.spec('deno', 'server.ts'));
+      const i = await my.driver.start(tn.spec('deno', 'server.ts'));
       try {
         await i.ready(60_000);
         assert.equal((await request(i.socketPath, { path: '/' })).text, 'ms 2m', tn.output);
@@ -59,17 +52,17 @@ describe('deno: more of the contract', { skip: ROOT_ONLY }, () => {
         await i.stop(500);
       }
     }
-    const cache = deploymentCacheDir(world.stateDir, 'deno-npm', 'd1');
+    const cache = deploymentCacheDir(my.world.stateDir, 'deno-npm', 'd1');
     assert.ok(existsSync(path.join(cache, 'npm')), `no npm cache in ${cache}`);
     assert.equal(statSync(cache).uid, tn.uid);
   });
 
   it('runs a TypeScript entry with an object default export, even under a commonjs package.json', async () => {
-    const t = await makeTenant(world, 'deno-ts', {
+    const t = await makeTenant(my.world, 'deno-ts', {
       'package.json': { text: '{"name":"x","type":"commonjs"}' },
       'server.ts': { text: 'export default { fetch(req: Request, ctx: { project: { name: string } }): Response { return new Response(`ts ${ctx.project.name} ${new URL(req.url).pathname}`); } };\n' },
     });
-    const i = await driver.start(t.spec('deno', 'server.ts'));
+    const i = await my.driver.start(t.spec('deno', 'server.ts'));
     try {
       await i.ready(15_000);
       const r = await request(i.socketPath, { path: '/p' });

@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import type { Instance, InstanceSpec, Limits, ProcessRuntime } from '../../src/runtimes/driver.ts';
+import { after, before } from 'node:test';
+import type { Instance, InstanceSpec, Limits, ProcessRuntime, RuntimeDriver } from '../../src/runtimes/driver.ts';
+import { createProcessDrivers } from '../../src/runtimes/index.ts';
 import { prepareTenantDirs } from '../../src/runtimes/tenant-dirs.ts';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -244,4 +246,15 @@ export async function wsRoundTrip(socketPath: string, urlPath: string, message: 
   } finally {
     ws.close();
   }
+}
+
+/** Inside a describe(): a world made before its tests and closed after, and the runtime's driver in it. */
+export function worldWithDriver(runtime: ProcessRuntime): { world: World; driver: RuntimeDriver } {
+  const s = {} as { world: World; driver: RuntimeDriver };
+  before(async () => {
+    s.world = await makeWorld();
+    s.driver = (await createProcessDrivers({ stateDir: s.world.stateDir })).get(runtime)!;
+  });
+  after(() => s.world?.close());
+  return s;
 }

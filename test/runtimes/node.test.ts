@@ -1,13 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers } from '../../src/runtimes/index.ts';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, type World } from './helpers.ts';
+import { makeTenant, request, ROOT_ONLY, worldWithDriver } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'node',
@@ -26,17 +24,11 @@ hostileSuite(fx, 'auto');
 hostileSuite(fx, 'off');
 
 describe('node: more of the contract', { skip: ROOT_ONLY }, () => {
-  let world: World;
-  let driver: RuntimeDriver;
-  before(async () => {
-    world = await makeWorld();
-    driver = (await createProcessDrivers({ stateDir: world.stateDir })).get('node')!;
-  });
-  after(() => world?.close());
+  const my = worldWithDriver('node');
 
   it('serves the reference (req, res, env) form: node req/res, env third, headers kept, body streamed', async () => {
-    const t = await makeTenant(world, 'node-style', { 'index.cjs': 'web/node-style.cjs' });
-    const i = await driver.start(t.spec('node', 'index.cjs'));
+    const t = await makeTenant(my.world, 'node-style', { 'index.cjs': 'web/node-style.cjs' });
+    const i = await my.driver.start(t.spec('node', 'index.cjs'));
     try {
       await i.ready(15_000);
       const r = await request(i.socketPath, { path: '/x?q=1' });
@@ -50,8 +42,8 @@ describe('node: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it('hands Upgrade requests to a named `upgrade` export', async () => {
-    const t = await makeTenant(world, 'node-ws', { 'app.mjs': 'web/ws-upgrade.mjs' });
-    const i = await driver.start(t.spec('node', 'app.mjs'));
+    const t = await makeTenant(my.world, 'node-ws', { 'app.mjs': 'web/ws-upgrade.mjs' });
+    const i = await my.driver.start(t.spec('node', 'app.mjs'));
     try {
       await i.ready(15_000);
       const got = await new Promise<Buffer>((resolve, reject) => {
@@ -78,7 +70,7 @@ describe('node: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it('prepare() installs package.json dependencies with npm, as the tenant, inside the sandbox', async () => {
-    const t = await makeTenant(world, 'node-deps', {
+    const t = await makeTenant(my.world, 'node-deps', {
       'app.mjs': 'web/uses-ms.mjs',
       'package.json': {
         text: JSON.stringify({
@@ -87,16 +79,16 @@ describe('node: more of the contract', { skip: ROOT_ONLY }, () => {
           dependencies: { ms: '2.1.3' },
           scripts: {
             // runs during the install: records who it ran as and whether it could see the daemon's token
-            postinstall: `node -e "const fs=require('fs');let t='refused';try{fs.readFileSync(process.argv[1]);t='READ'}catch{};fs.writeFileSync('install-report.json',JSON.stringify({uid:process.getuid(),token:t}))" ${path.join(world.stateDir, 'token')}`,
+            postinstall: `node -e "const fs=require('fs');let t='refused';try{fs.readFileSync(process.argv[1]);t='READ'}catch{};fs.writeFileSync('install-report.json',JSON.stringify({uid:process.getuid(),token:t}))" ${path.join(my.world.stateDir, 'token')}`,
           },
         }),
       },
     });
     const spec = t.spec('node', 'app.mjs');
-    await driver.prepare(spec);
+    await my.driver.prepare(spec);
     const report = JSON.parse(await readFile(path.join(t.sourceDir, 'install-report.json'), 'utf8')) as { uid: number; token: string };
     assert.deepEqual(report, { uid: t.uid, token: 'refused' });
-    const i = await driver.start(spec);
+    const i = await my.driver.start(spec);
     try {
       await i.ready(15_000);
       assert.equal((await request(i.socketPath, { path: '/' })).text, 'ms says 1m', t.output);
@@ -106,13 +98,13 @@ describe('node: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it('prepare() is a no-op without dependencies, and a failing npm install says why', async () => {
-    const none = await makeTenant(world, 'node-nodeps', { 'app.mjs': 'web/app.mjs', 'package.json': { text: '{"name":"x","type":"module"}' } });
-    await driver.prepare(none.spec('node', 'app.mjs'));
-    const bad = await makeTenant(world, 'node-baddeps', {
+    const none = await makeTenant(my.world, 'node-nodeps', { 'app.mjs': 'web/app.mjs', 'package.json': { text: '{"name":"x","type":"module"}' } });
+    await my.driver.prepare(none.spec('node', 'app.mjs'));
+    const bad = await makeTenant(my.world, 'node-baddeps', {
       'app.mjs': 'web/app.mjs',
       'package.json': { text: JSON.stringify({ name: 'x', dependencies: { 'webhost-no-such-package-7f3a9c': '1.0.0' } }) },
     });
-    await assert.rejects(driver.prepare(bad.spec('node', 'app.mjs')), (err: Error) => {
+    await assert.rejects(my.driver.prepare(bad.spec('node', 'app.mjs')), (err: Error) => {
       assert.match(err.message, /^npm install --omit=dev failed \(exit code \d+\)/);
       assert.match(err.message, /404|not found|E404/i);
       assert.match(err.message, /webhost-no-such-package-7f3a9c/);

@@ -1,16 +1,15 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import type { RuntimeDriver } from '../../src/runtimes/driver.ts';
-import { createProcessDrivers, PrepareFailureError, processProfiles, ProcessDriver } from '../../src/runtimes/index.ts';
+import { PrepareFailureError, processProfiles, ProcessDriver } from '../../src/runtimes/index.ts';
 import { MECHANISM } from '../../src/runtimes/isolation.ts';
 import { readdir, readFile } from 'node:fs/promises';
 import { runtimeContract, type Fixture } from './contract.ts';
 import { hostileSuite } from './hostile.ts';
-import { makeTenant, makeWorld, request, ROOT_ONLY, uidOf, type World } from './helpers.ts';
+import { makeTenant, request, ROOT_ONLY, uidOf, worldWithDriver } from './helpers.ts';
 
 const fx: Fixture = {
   runtime: 'python',
@@ -29,17 +28,11 @@ hostileSuite(fx, 'auto');
 hostileSuite(fx, 'off');
 
 describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
-  let world: World;
-  let driver: RuntimeDriver;
-  before(async () => {
-    world = await makeWorld();
-    driver = (await createProcessDrivers({ stateDir: world.stateDir })).get('python')!;
-  });
-  after(() => world?.close());
+  const my = worldWithDriver('python');
 
   it("serves the reference's async handle(): path with its query string, chunked body, headers, several Set-Cookie", async () => {
-    const t = await makeTenant(world, 'py-handle', { 'app.py': 'python/handle_app.py' });
-    const i = await driver.start(t.spec('python', 'app.py'));
+    const t = await makeTenant(my.world, 'py-handle', { 'app.py': 'python/handle_app.py' });
+    const i = await my.driver.start(t.spec('python', 'app.py'));
     try {
       await i.ready(15_000);
       const reply = await new Promise<{ status: number; cookies: string[] | undefined; body: string }>((resolve, reject) => {
@@ -69,8 +62,8 @@ describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
   });
 
   it('keeps a connection alive across requests and refuses a request smuggling both framings', async () => {
-    const t = await makeTenant(world, 'py-wire', { 'app.py': 'python/app.py' });
-    const i = await driver.start(t.spec('python', 'app.py'));
+    const t = await makeTenant(my.world, 'py-wire', { 'app.py': 'python/app.py' });
+    const i = await my.driver.start(t.spec('python', 'app.py'));
     try {
       await i.ready(15_000);
       const raw = await new Promise<string>((resolve, reject) => {
@@ -91,14 +84,14 @@ describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
 
   for (const sandbox of ['auto', 'off'] as const) {
     it(`stop() also ends a process that double-forked out of the instance (${sandbox === 'auto' ? 'sandbox' : 'no bubblewrap: cgroup'})`, async (t) => {
-      const d = new ProcessDriver(processProfiles().find((p) => p.runtime === 'python')!, { stateDir: world.stateDir, sandbox });
+      const d = new ProcessDriver(processProfiles().find((p) => p.runtime === 'python')!, { stateDir: my.world.stateDir, sandbox });
       const report = await d.isolation();
       const contained = report.mechanisms.some((m) => (m.name === MECHANISM.namespaces || m.name === MECHANISM.pids) && m.enforced);
       if (!contained) {
         t.skip('neither a pid namespace nor a cgroup can hold the tree here');
         return;
       }
-      const tn = await makeTenant(world, `py-escape-${sandbox}`, { 'app.py': 'python/app.py' });
+      const tn = await makeTenant(my.world, `py-escape-${sandbox}`, { 'app.py': 'python/app.py' });
       const sleepers = async () => {
         const out: number[] = [];
         for (const e of await readdir('/proc')) {
@@ -130,12 +123,12 @@ describe('python: more of the contract', { skip: ROOT_ONLY }, () => {
   }
 
   it('prepare() without requirements.txt does nothing; a failing pip install says why', async () => {
-    const none = await makeTenant(world, 'py-noreq', { 'app.py': 'python/app.py' });
-    await driver.prepare(none.spec('python', 'app.py'));
+    const none = await makeTenant(my.world, 'py-noreq', { 'app.py': 'python/app.py' });
+    await my.driver.prepare(none.spec('python', 'app.py'));
     assert.ok(!existsSync(path.join(none.sourceDir, '.python-packages')));
 
-    const bad = await makeTenant(world, 'py-badreq', { 'app.py': 'python/app.py', 'requirements.txt': { text: 'this is not a requirement !!!\n' } });
-    await assert.rejects(driver.prepare(bad.spec('python', 'app.py')), (err: unknown) => {
+    const bad = await makeTenant(my.world, 'py-badreq', { 'app.py': 'python/app.py', 'requirements.txt': { text: 'this is not a requirement !!!\n' } });
+    await assert.rejects(my.driver.prepare(bad.spec('python', 'app.py')), (err: unknown) => {
       assert.ok(err instanceof PrepareFailureError);
       assert.match(err.message, /^pip install -r requirements.txt failed \(exit code \d+\)/);
       assert.match(err.output, /requirement|Invalid/i);
