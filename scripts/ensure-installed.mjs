@@ -11,9 +11,9 @@ const lock = path.join(root, 'package-lock.json');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
 const fresh = existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
 if (!fresh) {
-  // `npm install`, not `npm ci`: the lock has no entries for deno's other-platform binaries (the
-  // registry it was made against lacks them), which `npm ci` refuses while `npm install` installs
-  // exactly the locked versions and leaves the lock as it is.
+  // `npm install`, not `npm ci`: a lock written against a registry that lacks some of deno's
+  // other-platform binaries has no entries for them, which `npm ci` refuses (it broke a fresh clone
+  // once), while `npm install` installs exactly the locked versions either way.
   console.error('[webhost] installing npm dependencies (npm install, from package-lock.json) ...');
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
