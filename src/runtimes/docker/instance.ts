@@ -74,6 +74,10 @@ export class DockerInstance {
   private readonly ac = new AbortController();
   private readonly outputs = new Map<string, TailBuffer>();
   private readonly restartBaseline = new Map<string, number>();
+  /** Exit codes from the engine's die events: once the engine restarted a container, inspect shows only the new run's. */
+  private readonly lastExitCode = new Map<string, number>();
+  /** When a restart was first seen before its die event had arrived. */
+  private readonly restartSeenAt = new Map<string, number>();
   private readonly startWaiters = new Map<string, Array<() => void>>();
   private readonly exitListeners: Array<(e: DockerExit) => void> = [];
   private readonly upstreamListeners: Array<(u: DockerUpstream) => void> = [];
@@ -209,6 +213,7 @@ export class DockerInstance {
     }
     if (ev.Action === 'die' || ev.Action === 'destroy') {
       const code = ev.Actor.Attributes.exitCode !== undefined ? Number(ev.Actor.Attributes.exitCode) : null;
+      if (code !== null) this.lastExitCode.set(ref.id, code);
       // The engine marks a container "restarting" before it reports the death, so this is reliable.
       const info = ev.Action === 'destroy' ? null : await this.ctx.engine.inspectContainer(ref.id);
       if (this.stopping) return;
@@ -279,11 +284,25 @@ export class DockerInstance {
       const restarted = info.RestartCount > (this.restartBaseline.get(ref.id) ?? 0);
       if (!st.Running || restarted) {
         if (!st.Running && !st.Restarting && st.ExitCode === 0 && this.oneShot(ref.service)) continue;
+        // A container already running again shows its new run's code (0): the crash's code comes
+        // with the die event, which may trail the inspect by a moment.
+        let code: number | null = st.ExitCode;
+        if (restarted && st.Running) {
+          code = this.lastExitCode.get(ref.id) ?? null;
+          if (code === null) {
+            const seen = this.restartSeenAt.get(ref.id) ?? Date.now();
+            this.restartSeenAt.set(ref.id, seen);
+            if (Date.now() - seen < 2_000) {
+              ok = false;
+              continue;
+            }
+          }
+        }
         const oom = st.OOMKilled ? ' (killed: out of memory)' : '';
         throw await this.failure(
-          `service ${ref.service} ${restarted ? 'crashed and was restarted' : 'exited'} with code ${st.ExitCode}${oom} before it became ready${st.Error ? `: ${st.Error}` : ''}`,
+          `service ${ref.service} ${restarted ? 'crashed and was restarted' : 'exited'} with code ${code ?? '?'}${oom} before it became ready${st.Error ? `: ${st.Error}` : ''}`,
           ref.service,
-          st.ExitCode,
+          code,
         );
       }
       if (st.Health) {
