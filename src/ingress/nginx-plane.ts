@@ -64,21 +64,17 @@ async function listeningInodes(): Promise<Set<string>> {
   return inodes;
 }
 
-/** The processes among `pids` that still hold a listening TCP socket (an old worker not yet told to quit). */
-async function stillListening(pids: Iterable<number>): Promise<number[]> {
+/** Whether any of `pids` still holds a listening TCP socket (an old worker not yet told to quit). */
+async function anyListening(pids: Iterable<number>): Promise<boolean> {
   const listening = await listeningInodes();
-  const out: number[] = [];
   for (const pid of pids) {
     for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
       const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
       const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      if (inode && listening.has(inode)) {
-        out.push(pid);
-        break;
-      }
+      if (inode && listening.has(inode)) return true;
     }
   }
-  return out;
+  return false;
 }
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -248,7 +244,7 @@ export class NginxPlane {
     // Old workers keep accepting until they handle the master's quit signal, and then close every
     // idle keep-alive connection they took. Waiting until they hold no listening socket means a
     // client that connects after this returns is served by the new workers and keeps its connection.
-    for (let i = 0; i < 200 && (await stillListening(before)).length > 0; i++) await sleep(5);
+    for (let i = 0; i < 200 && (await anyListening(before)); i++) await sleep(5);
     const drained = (async () => {
       await retired;
       const deadline = Date.now() + drainTimeoutMs;

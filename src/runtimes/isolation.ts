@@ -18,6 +18,9 @@ export const MECHANISM = {
   network: 'network isolation',
 } as const;
 
+/** What a tenant's network is when no packet rules keep it in bounds. */
+export const NETWORK_NOT_ENFORCED = 'tenants share the host network: outbound connections work, and local TCP services are reachable';
+
 const LIMIT_NAME: Record<Controller, string> = { memory: MECHANISM.memory, pids: MECHANISM.pids, cpu: MECHANISM.cpu };
 
 export function buildIsolationReport(
@@ -67,11 +70,7 @@ export function buildIsolationReport(
     );
   }
   mechanisms.push(
-    network ?? {
-      name: MECHANISM.network,
-      enforced: false,
-      note: 'tenants share the host network: outbound connections work, and local TCP services are reachable',
-    },
+    network ?? { name: MECHANISM.network, enforced: false, note: NETWORK_NOT_ENFORCED },
   );
   return {
     runtime,

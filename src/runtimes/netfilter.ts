@@ -8,9 +8,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Mechanism } from './profile.ts';
-import { MECHANISM } from './isolation.ts';
+import { MECHANISM, NETWORK_NOT_ENFORCED } from './isolation.ts';
 
 const run = promisify(execFile);
+
+/** One iptables (or ip6tables) call, waiting up to 5 s for the xtables lock. */
+function xtables(cmd: 'iptables' | 'ip6tables', ...args: string[]): Promise<unknown> {
+  return run(cmd, ['-w', '5', ...args], { timeout: 10_000 });
+}
 
 /** Address pools Docker allocates bridge networks from: containers of every project live here. */
 export const CONTAINER_NETWORKS = ['172.16.0.0/12', '192.168.0.0/16'];
@@ -54,7 +59,7 @@ export class Netfilter {
   }
 
   private async ipt(...args: string[]): Promise<void> {
-    await run('iptables', ['-w', '5', ...args], { timeout: 10_000 });
+    await xtables('iptables', ...args);
   }
 
   /**
@@ -63,7 +68,7 @@ export class Netfilter {
    * relay one daemon allows is accepted before the shared refusal is reached.
    */
   private static async sharedChain(cmd: 'iptables' | 'ip6tables', uids: string): Promise<void> {
-    const t = (...args: string[]) => run(cmd, ['-w', '5', ...args], { timeout: 10_000 });
+    const t = (...args: string[]) => xtables(cmd, ...args);
     await t('-N', TENANTS_CHAIN).catch(() => undefined);
     for (const rule of tenantRules(uids)) await t('-C', TENANTS_CHAIN, ...rule).catch(() => t('-A', TENANTS_CHAIN, ...rule));
     await t('-C', 'OUTPUT', '-j', TENANTS_CHAIN).catch(() => t('-A', 'OUTPUT', '-j', TENANTS_CHAIN));
@@ -95,7 +100,7 @@ export class Netfilter {
       return {
         name: MECHANISM.network,
         enforced: false,
-        note: `iptables is not usable here (${this.reason || 'not initialised'}): tenants share the host network; outbound connections work, and local TCP services are reachable`,
+        note: `iptables is not usable here (${this.reason || 'not initialised'}): ${NETWORK_NOT_ENFORCED}`,
       };
     }
     return {
